@@ -1,0 +1,53 @@
+// Configuration of `fraudguard serve`: read from a YAML file, then overridden by flags.
+// Unknown keys and out-of-range values are refused with a message naming the key, so that a
+// typo cannot silently fall back to a default.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/result.h"
+
+namespace fraudguard {
+
+struct ServeConfig {
+  // server
+  std::string bind_address = "127.0.0.1";
+  int port = 8080;
+  int threads = 2;
+  int64_t max_body_bytes = 1 << 20;
+  int64_t max_batch_items = 1000;
+  int64_t request_timeout_ms = 10000;
+  int64_t idle_timeout_ms = 60000;
+  int64_t max_connections = 10000;
+  int64_t drain_timeout_ms = 5000;
+
+  // files
+  std::string data_dir = "data";
+  std::string model_path = "models/default.json";
+  std::string rules_path = "config/rules.yaml";
+  std::string keys_path;  // empty: no authentication (allowed on loopback only)
+  std::string log_level = "info";
+
+  // transactions
+  double max_amount = 1e9;  // larger amounts are refused as absurd
+
+  // feature state
+  int64_t feature_max_keys = 5'000'000;
+  int64_t feature_idle_eviction_hours = 35 * 24;
+  int64_t snapshot_interval_seconds = 60;
+
+  // decision log
+  int64_t decision_batch_size = 512;
+  int64_t decision_flush_interval_ms = 50;
+  int64_t decision_queue_capacity = 200'000;
+};
+
+// Reads `path` over the defaults in `config`. Errors name the key and the problem.
+Status LoadServeConfigFile(const std::string& path, ServeConfig& config);
+// Checks ranges and combinations (for example a public bind address without a keys file).
+Status ValidateServeConfig(const ServeConfig& config);
+// True when the address is a loopback address (127.0.0.0/8, ::1 or "localhost").
+bool IsLoopbackAddress(const std::string& address);
+
+}  // namespace fraudguard
