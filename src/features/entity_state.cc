@@ -1,0 +1,153 @@
+#include "features/entity_state.h"
+
+#include <cstring>
+
+#include "features/entity_hash.h"
+
+namespace fraudguard {
+namespace {
+
+// Seeds are arbitrary but fixed forever: they are part of the snapshot and log format.
+constexpr std::array<uint64_t, kEntityTypeCount> kEntitySeeds = {
+    0x6361726400000001ULL, 0x6375737400000002ULL, 0x6d65726300000003ULL, 0x6465766900000004ULL,
+    0x6970616400000005ULL};
+constexpr uint64_t kMerchantSeed = 0x4d45524348414e54ULL;
+constexpr uint64_t kCountrySeed = 0x434f554e54525900ULL;
+constexpr uint64_t kDeviceSeed = 0x4445564943450000ULL;
+
+// std::unordered_map node: next pointer and cached hash beside the value, plus a bucket slot.
+constexpr size_t kMapNodeOverhead = 2 * sizeof(void*) + sizeof(void*);
+// malloc bookkeeping for a separately allocated block.
+constexpr size_t kHeapBlockOverhead = 16;
+
+template <typename T>
+void Put(std::string& out, const T& value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(value));
+}
+
+template <typename T>
+bool Get(const std::string& data, size_t& offset, T& value) {
+  if (offset > data.size() || data.size() - offset < sizeof(value)) {
+    return false;
+  }
+  std::memcpy(&value, data.data() + offset, sizeof(value));
+  offset += sizeof(value);
+  return true;
+}
+
+template <int N>
+void PutSet(std::string& out, const RecentSet<N>& set) {
+  for (int i = 0; i < N; ++i) {
+    Put(out, set.hashes[i]);
+    Put(out, set.seen_s[i]);
+  }
+}
+
+template <int N>
+bool GetSet(const std::string& data, size_t& offset, RecentSet<N>& set) {
+  for (int i = 0; i < N; ++i) {
+    if (!Get(data, offset, set.hashes[i]) || !Get(data, offset, set.seen_s[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+uint64_t EntityKey(EntityType type, std::string_view id) {
+  return HashString(id, kEntitySeeds[static_cast<size_t>(type)]);
+}
+uint32_t MerchantHash(std::string_view merchant_id) {
+  return HashString32(merchant_id, kMerchantSeed);
+}
+uint32_t CountryHash(std::string_view country) {
+  return HashString32(country, kCountrySeed);
+}
+uint32_t DeviceHash(std::string_view device_id) {
+  return HashString32(device_id, kDeviceSeed);
+}
+
+int64_t ApplyUpdate(EntityRecord& record, const EntityUpdate& update) {
+  const int64_t at_ms = record.history.Add(update.timestamp_ms, update.amount);
+  if (record.type == EntityType::kCard) {
+    if (!record.card) {
+      record.card = std::make_unique<CardExtras>();
+    }
+    record.card->merchants.Touch(update.merchant_hash, at_ms);
+    record.card->countries.Touch(update.country_hash, at_ms);
+    record.card->devices.Touch(update.device_hash, at_ms);
+  }
+  return at_ms;
+}
+
+size_t AccountedRecordBytes(EntityType type) {
+  size_t bytes = sizeof(std::pair<const uint64_t, EntityRecord>) + kMapNodeOverhead;
+  if (type == EntityType::kCard) {
+    bytes += sizeof(CardExtras) + kHeapBlockOverhead;
+  }
+  return bytes;
+}
+
+void SerializeRecord(const EntityRecord& record, std::string& out) {
+  Put(out, record.key);
+  Put(out, static_cast<uint8_t>(record.type));
+  Put(out, record.touched_ms);
+  const auto size = static_cast<uint8_t>(record.history.size());
+  Put(out, size);
+  for (int i = 0; i < size; ++i) {
+    const WindowHistogram::Summary& s = record.history.summary(i);
+    Put(out, s.last_ms);
+    Put(out, s.span_ms);
+    Put(out, s.count);
+    Put(out, s.mean);
+    Put(out, s.m2);
+  }
+  const uint8_t has_card = record.card != nullptr;
+  Put(out, has_card);
+  if (has_card) {
+    PutSet(out, record.card->merchants);
+    PutSet(out, record.card->countries);
+    PutSet(out, record.card->devices);
+  }
+}
+
+bool DeserializeRecord(const std::string& data, size_t& offset, EntityRecord& record) {
+  uint8_t type = 0;
+  uint8_t size = 0;
+  if (!Get(data, offset, record.key) || !Get(data, offset, type) ||
+      !Get(data, offset, record.touched_ms) || !Get(data, offset, size)) {
+    return false;
+  }
+  if (type >= kEntityTypeCount || size > WindowHistogram::kCapacity) {
+    return false;
+  }
+  record.type = static_cast<EntityType>(type);
+  std::array<WindowHistogram::Summary, WindowHistogram::kCapacity> summaries{};
+  for (int i = 0; i < size; ++i) {
+    WindowHistogram::Summary& s = summaries[i];
+    if (!Get(data, offset, s.last_ms) || !Get(data, offset, s.span_ms) ||
+        !Get(data, offset, s.count) || !Get(data, offset, s.mean) || !Get(data, offset, s.m2)) {
+      return false;
+    }
+  }
+  if (!record.history.Restore(summaries.data(), size)) {
+    return false;
+  }
+  uint8_t has_card = 0;
+  if (!Get(data, offset, has_card) || has_card > 1 ||
+      (has_card == 1 && record.type != EntityType::kCard)) {
+    return false;
+  }
+  if (has_card) {
+    record.card = std::make_unique<CardExtras>();
+    if (!GetSet(data, offset, record.card->merchants) ||
+        !GetSet(data, offset, record.card->countries) ||
+        !GetSet(data, offset, record.card->devices)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace fraudguard

@@ -1,0 +1,124 @@
+// The state the feature store keeps per entity, the update that changes it, and its binary
+// form in snapshots. The same ApplyUpdate runs when serving and when replaying the durability
+// log, which is what makes recovered state identical to the state before a crash.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "features/feature_schema.h"
+#include "features/window_histogram.h"
+
+namespace fraudguard {
+
+// One transaction's effect on one entity: what a durability log record carries.
+struct EntityUpdate {
+  EntityType type = EntityType::kCard;
+  uint64_t key = 0;  // Hash of the entity id (see EntityKey).
+  int64_t timestamp_ms = 0;
+  double amount = 0;
+  // Card only; 32-bit hashes of the transaction's merchant, country and device, 0 if absent.
+  uint32_t merchant_hash = 0;
+  uint32_t country_hash = 0;
+  uint32_t device_hash = 0;
+};
+
+// A small set of recently seen values (32-bit hashes) with the second each was last seen.
+// When full, the least recently seen value is replaced, so a count of distinct values over a
+// window saturates at N (a card at more than N distinct merchants in a day is remarkable
+// enough at N). Times are whole seconds, so window edges are accurate to one second.
+template <int N>
+struct RecentSet {
+  std::array<uint32_t, N> hashes{};  // 0 = empty slot.
+  std::array<uint32_t, N> seen_s{};  // Unix seconds; valid until 2106.
+
+  static uint32_t ToSeconds(int64_t ms) {
+    return ms <= 0 ? 0
+                   : static_cast<uint32_t>(
+                         std::min<int64_t>(ms / 1000, std::numeric_limits<uint32_t>::max()));
+  }
+  // True if `hash` was seen in (since_ms, ...].
+  bool SeenSince(uint32_t hash, int64_t since_ms) const {
+    for (int i = 0; i < N; ++i) {
+      if (hashes[i] == hash && hash != 0) {
+        return static_cast<int64_t>(seen_s[i]) * 1000 > since_ms;
+      }
+    }
+    return false;
+  }
+  int CountSince(int64_t since_ms) const {
+    int count = 0;
+    for (int i = 0; i < N; ++i) {
+      count += hashes[i] != 0 && static_cast<int64_t>(seen_s[i]) * 1000 > since_ms;
+    }
+    return count;
+  }
+  void Touch(uint32_t hash, int64_t at_ms) {
+    if (hash == 0) {
+      return;
+    }
+    int empty_slot = -1;
+    int oldest_slot = 0;
+    for (int i = 0; i < N; ++i) {
+      if (hashes[i] == hash) {
+        seen_s[i] = std::max(seen_s[i], ToSeconds(at_ms));
+        return;
+      }
+      if (hashes[i] == 0 && empty_slot < 0) {
+        empty_slot = i;
+      }
+      if (seen_s[i] < seen_s[oldest_slot]) {
+        oldest_slot = i;
+      }
+    }
+    const int slot = empty_slot >= 0 ? empty_slot : oldest_slot;
+    hashes[slot] = hash;
+    seen_s[slot] = ToSeconds(at_ms);
+  }
+};
+
+// Card-only state behind the card features.
+struct CardExtras {
+  RecentSet<12> merchants;
+  RecentSet<6> countries;
+  RecentSet<6> devices;
+};
+
+// One entity in the store. Records live in a node-based hash map (stable addresses) and are
+// linked into their shard's least-recently-used list.
+struct EntityRecord {
+  uint64_t key = 0;
+  EntityType type = EntityType::kCard;
+  int64_t touched_ms = 0;  // Clock time of the last update, for idle eviction.
+  EntityRecord* lru_newer = nullptr;
+  EntityRecord* lru_older = nullptr;
+  WindowHistogram history;
+  std::unique_ptr<CardExtras> card;  // Cards only.
+};
+
+// The 64-bit key of an entity id; the seed differs per type.
+uint64_t EntityKey(EntityType type, std::string_view id);
+// The 32-bit hashes carried by card updates.
+uint32_t MerchantHash(std::string_view merchant_id);
+uint32_t CountryHash(std::string_view country);
+uint32_t DeviceHash(std::string_view device_id);
+
+// Applies `update` to `record`; returns the time the event was recorded at (see
+// WindowHistogram::Add). Creates the card extras of a card on first use.
+int64_t ApplyUpdate(EntityRecord& record, const EntityUpdate& update);
+
+// Bytes the store accounts for one record of `type`: the hash-map node, its bucket slot and
+// the card extras. Deterministic, so tests can assert the memory bound.
+size_t AccountedRecordBytes(EntityType type);
+
+// Snapshot form: appends the record to `out`; reads one back from `data` at `offset`, advancing
+// it. Returns false on truncated or invalid input. Native byte order (snapshots are local).
+void SerializeRecord(const EntityRecord& record, std::string& out);
+bool DeserializeRecord(const std::string& data, size_t& offset, EntityRecord& record);
+
+}  // namespace fraudguard
