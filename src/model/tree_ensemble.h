@@ -1,0 +1,97 @@
+// TreeEnsemble: FraudGuard's own evaluator for gradient-boosted tree models trained by XGBoost.
+//
+// XGBoost's JSON model is parsed and validated once, then every tree is renumbered breadth-first
+// into one flat array of 16-byte nodes (the two children of a split are adjacent) and the trees
+// are laid out back to back. Prediction walks each tree for a fixed number of levels without a
+// data-dependent branch: a leaf points at itself, so walks that reach a leaf early stay there.
+// That keeps a 300-tree depth-6 ensemble around a microsecond per prediction.
+//
+// Results match XGBoost's CPU predictor: `value < threshold` goes left, NaN (missing) goes the
+// split's default direction, and the margin is accumulated in float in tree order starting from
+// the base margin.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace fraudguard {
+
+// Limits applied when loading a model; anything larger is rejected as malformed.
+inline constexpr size_t kMaxModelJsonBytes = size_t{1} << 30;
+inline constexpr size_t kMaxTrees = 20000;
+inline constexpr size_t kMaxTreeDepth = 32;
+inline constexpr size_t kMaxNodesPerTree = size_t{1} << 20;
+inline constexpr size_t kMaxTotalNodes = size_t{1} << 25;
+inline constexpr size_t kMaxFeatures = size_t{1} << 16;
+
+class TreeEnsemble {
+public:
+  // An empty ensemble: no features, no trees, margin 0. Useful only as a placeholder.
+  TreeEnsemble() = default;
+
+  // Parses XGBoost's JSON model format (XGBoosterSaveModel to a ".json" path, or
+  // XGBoosterSaveModelToBuffer with {"format":"json"}). Accepts a gbtree booster with objective
+  // binary:logistic or reg:logistic, numerical splits only, one output group.
+  static Result<TreeEnsemble> FromXgboostJson(std::string_view json);
+
+  size_t num_features() const { return num_features_; }
+  size_t num_trees() const { return trees_.size(); }
+  // learner.feature_names; empty when the model was trained without names.
+  const std::vector<std::string>& feature_names() const { return feature_names_; }
+  // The margin every prediction starts from (logit of XGBoost's base_score).
+  float base_margin() const { return base_margin_; }
+  // Deepest leaf of the whole ensemble (root only = 0).
+  size_t max_depth() const { return max_depth_; }
+
+  // features.size() must equal num_features(); NaN means missing. Returns NaN when the size is
+  // wrong (a caller bug, checked once per call because it is cheap).
+  float PredictMargin(std::span<const float> features) const;
+  // The logistic of PredictMargin.
+  float PredictProbability(std::span<const float> features) const;
+
+  // Per-feature contributions to the margin by path attribution, the numbers XGBoost returns for
+  // pred_contribs with approx_contribs: each node's value is the hessian-weighted mean of its
+  // children, and every split on the decision path credits (child value - node value) to its
+  // feature. contributions.size() must equal num_features() + 1; the last entry is the bias (base
+  // margin plus every tree's root value). The contributions sum to the margin, which is returned.
+  // Returns NaN and leaves `contributions` untouched when a size is wrong.
+  float Explain(std::span<const float> features, std::span<float> contributions) const;
+
+  // One node of the flat layout. Public so that the layout's size can be checked at compile time.
+  struct Node {
+    // Splits send a value left when value < threshold. NaN for leaves, so that no value compares
+    // greater-or-equal and every walk stays at the leaf.
+    float threshold;
+    // Low 31 bits: split feature index (0 for leaves). Top bit: missing values go right.
+    uint32_t feature_and_missing_right;
+    // Index, within the tree, of the left child; the right child is left + 1. A leaf points at
+    // itself.
+    int32_t left;
+    // The leaf's output (learning rate already applied by XGBoost); 0 for splits.
+    float leaf_value;
+  };
+  static_assert(sizeof(Node) == 16);
+
+private:
+  struct TreeSpan {
+    uint32_t first_node;  // index into nodes_ of the tree's root
+    uint32_t depth;       // levels to walk from the root to reach any leaf
+  };
+
+  size_t num_features_ = 0;
+  size_t max_depth_ = 0;
+  float base_margin_ = 0.0F;
+  std::vector<std::string> feature_names_;
+  std::vector<Node> nodes_;
+  std::vector<TreeSpan> trees_;
+  // Parallel to nodes_: hessian-weighted mean output of each node's subtree, for Explain.
+  std::vector<float> node_mean_values_;
+};
+
+}  // namespace fraudguard
