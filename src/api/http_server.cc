@@ -120,12 +120,12 @@ struct Connection {
 
 }  // namespace
 
-class Worker {
+class ServerWorker {
 public:
-  Worker(int index,
-         const ServerOptions& options,
-         RequestHandler& handler,
-         Server::Counters& counters)
+  ServerWorker(int index,
+               const ServerOptions& options,
+               RequestHandler& handler,
+               Server::Counters& counters)
       : index_(index),
         options_(options),
         handler_(handler),
@@ -136,7 +136,7 @@ public:
     input_cap_ = options.max_header_bytes + 2 * options.max_body_bytes + 128 * 1024;
   }
 
-  ~Worker() {
+  ~ServerWorker() {
     if (thread_.joinable()) {
       thread_.join();
     }
@@ -300,9 +300,13 @@ private:
           // Out of descriptors: stop polling the listener until the next sweep, or the
           // level-triggered event would spin.
           counters_.accept_errors.fetch_add(1, std::memory_order_relaxed);
-          LogWarn("http_accept_failed")
-              .Field("error", std::strerror(errno))
-              .Field("worker", index_);
+          if (now_ms_ - last_accept_warning_ms_ >= 1000) {
+            last_accept_warning_ms_ = now_ms_;
+            LogWarn("http_accept_failed")
+                .Field("error", std::strerror(errno))
+                .Field("worker", index_)
+                .Field("accept_errors_total", counters_.accept_errors.load());
+          }
           ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
           listener_paused_ = true;
         }
@@ -801,6 +805,7 @@ private:
   bool draining_ = false;
   int64_t drain_deadline_ms_ = 0;
   int64_t last_limit_warning_ms_ = -1000000;
+  int64_t last_accept_warning_ms_ = -1000000;
   std::time_t date_second_ = 0;
   char date_text_[40] = {};
   size_t date_length_ = 0;
@@ -827,9 +832,9 @@ Status Server::Start() {
   if (::inet_pton(AF_INET, options_.bind_address.c_str(), &address.sin_addr) != 1) {
     return Error{"bind_address '" + options_.bind_address + "' is not an IPv4 address"};
   }
-  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<ServerWorker>> workers;
   for (int i = 0; i < options_.threads; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, options_, handler_, counters_));
+    workers.push_back(std::make_unique<ServerWorker>(i, options_, handler_, counters_));
     Status opened = workers.back()->Open(address);
     if (!opened.ok()) {
       return Error{"http server on " + options_.bind_address + ": " + opened.error()};

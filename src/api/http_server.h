@@ -48,7 +48,7 @@ public:
   }
 };
 
-class Worker;
+class ServerWorker;
 
 class Server {
 public:
@@ -85,7 +85,7 @@ private:
   bool started_ = false;
   bool stopped_ = false;
   Counters counters_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<ServerWorker>> workers_;
 };
 
 }  // namespace fraudguard::http
