@@ -248,8 +248,18 @@ bool DecisionLog::Append(DecisionRecord record) {
   std::unique_lock lock(mutex_);
   const size_t unwritten = queue_.size() + in_flight_count_;
   if (stopping_ || unwritten >= options_.queue_capacity) {
-    // The caller logs and answers 503; logging here as well would flood the log under overload.
     ++dropped_;
+    // One line when the queue becomes full, not one per refusal, which would flood the log.
+    const bool first_refusal = !stopping_ && !queue_full_;
+    queue_full_ = queue_full_ || !stopping_;
+    const uint64_t dropped = dropped_;
+    lock.unlock();
+    if (first_refusal) {
+      LogWarn("decision_log_queue_full")
+          .Field("path", options_.path)
+          .Field("capacity", static_cast<uint64_t>(options_.queue_capacity))
+          .Field("dropped", dropped);
+    }
     return false;
   }
   // The map key views the record's own id, so a replaced entry is re-keyed with the new record.
@@ -462,6 +472,12 @@ void DecisionLog::WriterLoop() {
       attempts_closing = 0;
       batch.clear();
       in_flight_count_ = 0;
+      if (queue_full_ && queue_.size() < options_.queue_capacity / 2) {
+        queue_full_ = false;
+        LogInfo("decision_log_queue_recovered")
+            .Field("path", options_.path)
+            .Field("queued", static_cast<uint64_t>(queue_.size()));
+      }
       flushed_.notify_all();
       continue;
     }

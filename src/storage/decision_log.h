@@ -126,6 +126,7 @@ private:
   uint64_t dropped_ = 0;
   uint64_t write_errors_ = 0;
   uint64_t replaced_ = 0;
+  bool queue_full_ = false;  // Refusing appends since the last time the queue had room.
   bool flush_requested_ = false;
   bool stopping_ = false;
   bool writer_done_ = false;

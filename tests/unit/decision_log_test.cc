@@ -1,16 +1,21 @@
 #include "storage/decision_log.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "core/log.h"
 
 namespace fraudguard {
 namespace {
@@ -167,8 +172,21 @@ TEST_F(DecisionLogTest, FullQueueRefusesAppendUntilWritten) {
   for (int i = 0; i < 4; ++i) {
     EXPECT_TRUE(log->Append(MakeRecord("q" + std::to_string(i), i)));
   }
+  // The degraded state is logged once, not once per refused record.
+  const fs::path log_path = dir_ / "log.jsonl";
+  const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+  ASSERT_GE(log_fd, 0);
+  SetLogFd(log_fd);
   EXPECT_FALSE(log->Append(MakeRecord("q4", 4)));
   EXPECT_FALSE(log->Append(MakeRecord("q5", 5)));
+  SetLogFd(STDERR_FILENO);
+  ::close(log_fd);
+  std::ifstream log_file(log_path);
+  const std::string log_text((std::istreambuf_iterator<char>(log_file)),
+                             std::istreambuf_iterator<char>());
+  EXPECT_NE(log_text.find(R"("level":"warn","event":"decision_log_queue_full")"), std::string::npos)
+      << log_text;
+  EXPECT_EQ(log_text.find("decision_log_queue_full"), log_text.rfind("decision_log_queue_full"));
   auto stats = log->stats();
   EXPECT_EQ(stats.queued, 4u);
   EXPECT_EQ(stats.dropped, 2u);
