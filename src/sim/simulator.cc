@@ -154,6 +154,27 @@ std::string ClampOptions(SimulationOptions& o, int& count) {
   return changed;
 }
 
+// Travel goes to one of the other countries customers live in.
+int PickTravelCountry(Random& random, int home_country) {
+  int country = home_country;
+  while (country == home_country) {
+    country = PickWeighted(random, kCountries, [](const Country& c) { return c.home_weight; });
+  }
+  return country;
+}
+
+// A fraudster's location: mostly abroad, sometimes the victim's own country (through a proxy).
+int PickFraudCountry(Random& random, int home_country) {
+  if (random.Bernoulli(0.3)) {
+    return home_country;
+  }
+  return PickWeighted(random, kCountries, [](const Country& c) { return c.fraud_weight; });
+}
+
+uint32_t RandomIp(Random& random, int country) {
+  return (kCountries[country].ip_first_octet << 24) | static_cast<uint32_t>(random.Below(1 << 24));
+}
+
 }  // namespace
 
 struct Simulator::Account {
@@ -433,7 +454,7 @@ void Simulator::AddGenuinePurchases(int day) {
         event.country = static_cast<int8_t>(account.home_country);
         event.ip = account.home_ip;
         if (random_.Bernoulli(options_.travel_rate)) {
-          event.country = static_cast<int8_t>(PickForeignCountry(account.home_country));
+          event.country = static_cast<int8_t>(PickTravelCountry(random_, account.home_country));
           event.ip =
               (kCountries[event.country].ip_first_octet << 24) | (account.home_ip & 0xffffff);
         }
@@ -460,31 +481,6 @@ void Simulator::AddGenuinePurchases(int day) {
     }
   }
 }
-
-int Simulator::PickForeignCountry(int home_country) {
-  // Travel goes to one of the other countries customers live in.
-  int country = home_country;
-  while (country == home_country) {
-    country = PickWeighted(random_, kCountries, [](const Country& c) { return c.home_weight; });
-  }
-  return country;
-}
-
-namespace {
-
-// A fraudster's location: mostly abroad, sometimes the victim's own country (through a proxy).
-int PickFraudCountry(Random& random, int home_country) {
-  if (random.Bernoulli(0.3)) {
-    return home_country;
-  }
-  return PickWeighted(random, kCountries, [](const Country& c) { return c.fraud_weight; });
-}
-
-uint32_t RandomIp(Random& random, int country) {
-  return (kCountries[country].ip_first_octet << 24) | static_cast<uint32_t>(random.Below(1 << 24));
-}
-
-}  // namespace
 
 void Simulator::AddCardTesting(int day) {
   const int64_t day_start_ms = day * kDayMs;

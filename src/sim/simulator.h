@@ -144,7 +144,6 @@ private:
   void AddCardTesting(int day);
   void AddAccountTakeovers(int day);
   void AddBustOuts(int day);
-  int PickForeignCountry(int home_country);  // for travel
   void Emit(const Event& event, LabelledTransaction& out);
 
   SimulationOptions options_;
@@ -157,7 +156,6 @@ private:
   std::vector<int> terminal_compromised_until_;
   std::vector<int> card_leaked_until_;
   std::vector<BustOutPlan> bust_out_plans_;
-  uint64_t next_fraudster_id_ = 1;
 
   std::vector<Event> day_events_;
   size_t day_position_ = 0;

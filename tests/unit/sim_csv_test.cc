@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -149,6 +150,26 @@ TEST_F(CsvFileTest, ReadsPlainAndGzippedFiles) {
     ExpectSame(read.back(), rows.back());
     EXPECT_EQ((*reader)->progress(), 1) << name;
   }
+}
+
+TEST_F(CsvFileTest, ReadsStandardInputForADash) {
+  const std::vector<LabelledTransaction> rows = Simulate(SimulationProfile::kHandbook, 1);
+  const int file_fd = open(Write("stdin.csv", ToCsv(rows)).c_str(), O_RDONLY);
+  ASSERT_GE(file_fd, 0);
+  const int saved_stdin = dup(STDIN_FILENO);
+  ASSERT_EQ(dup2(file_fd, STDIN_FILENO), STDIN_FILENO);
+  close(file_fd);
+  std::vector<LabelledTransaction> read;
+  {
+    auto reader = TransactionCsvReader::Open("-");
+    ASSERT_TRUE(reader.ok()) << reader.error();
+    EXPECT_EQ((*reader)->progress(), 0);  // the size of standard input is unknown
+    read = ReadAll(**reader);
+  }
+  dup2(saved_stdin, STDIN_FILENO);
+  close(saved_stdin);
+  ASSERT_EQ(read.size(), rows.size());
+  ExpectSame(read.front(), rows.front());
 }
 
 TEST_F(CsvFileTest, ReportsFilesThatCannotBeRead) {
