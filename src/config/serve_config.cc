@@ -1,10 +1,10 @@
 #include "config/serve_config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <array>
 #include <functional>
 #include <map>
+
+#include <yaml-cpp/yaml.h>
 
 namespace fraudguard {
 namespace {
@@ -34,7 +34,8 @@ Setter Bind(T& field) {
 }
 
 // Walks a mapping, dispatching each key to its setter; unknown keys are errors.
-Status ApplySection(const YAML::Node& section, const std::string& prefix,
+Status ApplySection(const YAML::Node& section,
+                    const std::string& prefix,
                     const std::map<std::string, Setter>& setters,
                     const std::map<std::string, std::map<std::string, Setter>>& subsections) {
   if (!section.IsMap()) {

@@ -31,8 +31,8 @@ double ThresholdForFalsePositiveRate(std::span<const float> scores,
     return 0.0;
   }
   std::sort(negatives.begin(), negatives.end(), std::greater<>());
-  const auto allowed = static_cast<size_t>(std::floor(false_positive_rate *
-                                                      static_cast<double>(negatives.size())));
+  const auto allowed =
+      static_cast<size_t>(std::floor(false_positive_rate * static_cast<double>(negatives.size())));
   if (allowed >= negatives.size()) {
     return static_cast<double>(negatives.back());
   }
@@ -94,19 +94,19 @@ DetectionMetrics ComputeDetectionMetrics(std::span<const float> scores,
       (labels[order[i]] >= 0.5F ? block_positives : block_negatives) += 1;
       ++i;
     }
-    const double tpr_before = static_cast<double>(true_positives) /
-                              static_cast<double>(metrics.positives);
+    const double tpr_before =
+        static_cast<double>(true_positives) / static_cast<double>(metrics.positives);
     true_positives += block_positives;
     false_positives += block_negatives;
-    const double tpr_after = static_cast<double>(true_positives) /
-                             static_cast<double>(metrics.positives);
+    const double tpr_after =
+        static_cast<double>(true_positives) / static_cast<double>(metrics.positives);
     area += (tpr_before + tpr_after) / 2.0 * static_cast<double>(block_negatives) /
             static_cast<double>(metrics.negatives);
     if (block_positives > 0) {
       const double precision = static_cast<double>(true_positives) /
                                static_cast<double>(true_positives + false_positives);
-      average_precision += precision * static_cast<double>(block_positives) /
-                           static_cast<double>(metrics.positives);
+      average_precision +=
+          precision * static_cast<double>(block_positives) / static_cast<double>(metrics.positives);
     }
   }
   metrics.auc_roc = area;

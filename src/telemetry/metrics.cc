@@ -75,7 +75,8 @@ std::vector<double> LatencyBucketsSeconds() {
           0.01,    0.025,    0.05,    0.1,    0.25,    0.5,    1.0,   2.5,    5.0};
 }
 
-Family<Counter>& MetricsRegistry::AddCounter(std::string name, std::string help,
+Family<Counter>& MetricsRegistry::AddCounter(std::string name,
+                                             std::string help,
                                              std::vector<std::string> label_names) {
   auto entry = std::make_unique<Entry>();
   entry->name = std::move(name);
@@ -88,7 +89,8 @@ Family<Counter>& MetricsRegistry::AddCounter(std::string name, std::string help,
   return *entries_.back()->counters;
 }
 
-Family<Gauge>& MetricsRegistry::AddGauge(std::string name, std::string help,
+Family<Gauge>& MetricsRegistry::AddGauge(std::string name,
+                                         std::string help,
                                          std::vector<std::string> label_names) {
   auto entry = std::make_unique<Entry>();
   entry->name = std::move(name);
@@ -101,7 +103,8 @@ Family<Gauge>& MetricsRegistry::AddGauge(std::string name, std::string help,
   return *entries_.back()->gauges;
 }
 
-Family<Histogram>& MetricsRegistry::AddHistogram(std::string name, std::string help,
+Family<Histogram>& MetricsRegistry::AddHistogram(std::string name,
+                                                 std::string help,
                                                  std::vector<double> buckets,
                                                  std::vector<std::string> label_names) {
   auto entry = std::make_unique<Entry>();
@@ -147,8 +150,10 @@ void AppendLabelValue(std::string& out, std::string_view value) {
   }
 }
 
-void AppendLabels(std::string& out, const std::vector<std::string>& names,
-                  const std::vector<std::string>& values, std::string_view extra_name = {},
+void AppendLabels(std::string& out,
+                  const std::vector<std::string>& names,
+                  const std::vector<std::string>& values,
+                  std::string_view extra_name = {},
                   std::string_view extra_value = {}) {
   if (names.empty() && extra_name.empty()) {
     return;
@@ -281,7 +286,8 @@ ProcessStats ReadProcessStats() {
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
   std::ifstream stat_file("/proc/self/stat");
-  std::string content((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  std::string content((std::istreambuf_iterator<char>(stat_file)),
+                      std::istreambuf_iterator<char>());
   // Fields after the command name (which may hold spaces) start after the last ')'.
   const auto close = content.rfind(')');
   if (close != std::string::npos) {
@@ -319,7 +325,7 @@ ProcessStats ReadProcessStats() {
 
 void AddProcessMetrics(MetricsRegistry& registry) {
   auto& cpu = registry.AddCounter("process_cpu_seconds_total",
-                                "Total user and system CPU time spent in seconds.");
+                                  "Total user and system CPU time spent in seconds.");
   auto& resident = registry.AddGauge("process_resident_memory_bytes", "Resident memory size.");
   auto& virt = registry.AddGauge("process_virtual_memory_bytes", "Virtual memory size.");
   auto& fds = registry.AddGauge("process_open_fds", "Number of open file descriptors.");

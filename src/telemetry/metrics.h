@@ -89,11 +89,15 @@ std::vector<double> LatencyBucketsSeconds();
 
 class MetricsRegistry {
 public:
-  Family<Counter>& AddCounter(std::string name, std::string help,
+  Family<Counter>& AddCounter(std::string name,
+                              std::string help,
                               std::vector<std::string> label_names = {});
-  Family<Gauge>& AddGauge(std::string name, std::string help,
+  Family<Gauge>& AddGauge(std::string name,
+                          std::string help,
                           std::vector<std::string> label_names = {});
-  Family<Histogram>& AddHistogram(std::string name, std::string help, std::vector<double> buckets,
+  Family<Histogram>& AddHistogram(std::string name,
+                                  std::string help,
+                                  std::vector<double> buckets,
                                   std::vector<std::string> label_names = {});
   // A callback run before each rendering, to refresh gauges from other components' stats.
   void AddCollector(std::function<void()> collect);

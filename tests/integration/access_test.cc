@@ -1,10 +1,11 @@
 // API keys and roles, reloads, and the refusal to serve off loopback without keys.
-#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "server_process.h"
 
@@ -13,9 +14,8 @@ namespace {
 
 std::string NewKey(const std::string& file, const std::string& name, const std::string& roles) {
   std::string output;
-  EXPECT_EQ(RunFraudguard({"keys", "add", "--file", file, "--name", name, "--roles", roles},
-                          &output),
-            0);
+  EXPECT_EQ(
+      RunFraudguard({"keys", "add", "--file", file, "--name", name, "--roles", roles}, &output), 0);
   while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) {
     output.pop_back();
   }
@@ -29,7 +29,8 @@ TEST(Access, KeysAndRolesAreEnforced) {
   const std::string admin = NewKey(keys, "ops", "admin");
   ASSERT_FALSE(scorer.empty());
   std::ifstream file(keys);
-  const std::string stored((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const std::string stored((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
   EXPECT_EQ(stored.find(scorer), std::string::npos) << "keys are stored hashed, never in plain";
 
   ServerProcess server(dir.path() + "/data", {"--keys", keys});
@@ -47,8 +48,8 @@ TEST(Access, KeysAndRolesAreEnforced) {
 
   response = client->Send("POST", "/api/v1/fraud/analyze", body, {{"X-API-Key", scorer}});
   EXPECT_EQ(response->status, 200) << response->body;
-  response = client->Send("POST", "/api/v1/fraud/analyze", body,
-                          {{"Authorization", "Bearer " + scorer}});
+  response =
+      client->Send("POST", "/api/v1/fraud/analyze", body, {{"Authorization", "Bearer " + scorer}});
   EXPECT_EQ(response->status, 200) << response->body;
 
   response = client->Send("POST", "/api/v1/admin/reload", "", {{"X-API-Key", scorer}});

@@ -1,11 +1,12 @@
 // The feature state and the decision log survive a graceful stop and a kill -9 under load.
-#include <gtest/gtest.h>
 #include <signal.h>
+#include <simdjson.h>
 
 #include <atomic>
-#include <simdjson.h>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "server_process.h"
 
@@ -24,8 +25,10 @@ int64_t CardCount30d(ServerProcess& server, const std::string& card) {
   if (parser.parse(response->body).get(json) != simdjson::SUCCESS) {
     return -2;
   }
-  double count = -3;
-  (void)json["windows"]["30d"]["count"].get(count);
+  double count = 0;
+  if (json["windows"]["30d"]["count"].get(count) != simdjson::SUCCESS) {
+    return -3;
+  }
   return static_cast<int64_t>(count + 0.5);
 }
 
@@ -85,9 +88,9 @@ TEST(Durability, GracefulStopFlushesDecisionsAndState) {
     ASSERT_TRUE(server.Start()) << server.Logs();
     auto client = server.NewClient();
     for (int i = 0; i < 200; ++i) {
-      auto response = client->Send(
-          "POST", "/api/v1/fraud/analyze",
-          R"({"transaction_id":"g-)" + std::to_string(i) + R"(","amount":30,"card_id":"graceful"})");
+      auto response = client->Send("POST", "/api/v1/fraud/analyze",
+                                   R"({"transaction_id":"g-)" + std::to_string(i) +
+                                       R"(","amount":30,"card_id":"graceful"})");
       ASSERT_TRUE(response.ok());
       ASSERT_EQ(response->status, 200);
     }

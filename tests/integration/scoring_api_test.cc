@@ -1,14 +1,15 @@
 // End-to-end tests of the scoring API against the real binary on a loopback port.
 #include <arpa/inet.h>
-#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <simdjson.h>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "server_process.h"
 
@@ -95,12 +96,12 @@ TEST_F(ScoringApiTest, KnownCasesFromTheSpecification) {
 }
 
 TEST_F(ScoringApiTest, ResponseCarriesTheContractFields) {
-  const auto response = Post(
-      "/api/v1/fraud/analyze",
-      R"({"transaction_id":"t-1","timestamp":"2024-05-01T12:00:00Z","amount":125.5,)"
-      R"("currency":"EUR","card_id":"c1","customer_id":"u1","merchant_id":"m1",)"
-      R"("merchant_category":"5411","country":"FR","device_id":"d1","ip":"10.0.0.1",)"
-      R"("channel":"online","user_age_days":400,"something_new":[1,2,3]})");
+  const auto response =
+      Post("/api/v1/fraud/analyze",
+           R"({"transaction_id":"t-1","timestamp":"2024-05-01T12:00:00Z","amount":125.5,)"
+           R"("currency":"EUR","card_id":"c1","customer_id":"u1","merchant_id":"m1",)"
+           R"("merchant_category":"5411","country":"FR","device_id":"d1","ip":"10.0.0.1",)"
+           R"("channel":"online","user_age_days":400,"something_new":[1,2,3]})");
   ASSERT_EQ(response.status, 200) << response.body;
   simdjson::dom::parser parser;
   const auto json = ParseJson(parser, response.body);
@@ -134,7 +135,8 @@ TEST_F(ScoringApiTest, BatchAnswersInOrder) {
 }
 
 TEST_F(ScoringApiTest, StoredDecisionCanBeLookedUp) {
-  const auto scored = Post("/api/v1/fraud/analyze", R"({"transaction_id":"look/up 1","amount":42})");
+  const auto scored =
+      Post("/api/v1/fraud/analyze", R"({"transaction_id":"look/up 1","amount":42})");
   ASSERT_EQ(scored.status, 200);
   const auto found = Get("/api/v1/fraud/decisions/look%2Fup%201");
   ASSERT_EQ(found.status, 200) << found.body;
@@ -218,7 +220,8 @@ TEST_F(ScoringApiTest, SlowClientGets408AndOthersAreServed) {
   address.sin_port = htons(server_->port());
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  const std::string partial = "POST /api/v1/fraud/analyze HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"am";
+  const std::string partial =
+      "POST /api/v1/fraud/analyze HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"am";
   ASSERT_EQ(write(fd, partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
   ExpectStillServing();
   std::string received;
@@ -253,13 +256,15 @@ TEST_F(ScoringApiTest, MetricsPassPromtoolAndCountRequests) {
   Post("/api/v1/fraud/analyze", R"({"amount":-1})");
   const auto metrics = Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find(
-                R"(http_requests_total{job="fraud-api",route="/api/v1/fraud/analyze",status="200"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.body.find(
+          R"(http_requests_total{job="fraud-api",route="/api/v1/fraud/analyze",status="200"} 1)"),
+      std::string::npos)
       << metrics.body;
-  EXPECT_NE(metrics.body.find(
-                R"(http_requests_total{job="fraud-api",route="/api/v1/fraud/analyze",status="400"} 1)"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics.body.find(
+          R"(http_requests_total{job="fraud-api",route="/api/v1/fraud/analyze",status="400"} 1)"),
+      std::string::npos);
   EXPECT_NE(metrics.body.find("http_request_duration_seconds_bucket{"), std::string::npos);
   EXPECT_NE(metrics.body.find("model_inference_time_bucket{"), std::string::npos);
   EXPECT_NE(metrics.body.find("transaction_volume_total 1"), std::string::npos);

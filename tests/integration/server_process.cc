@@ -58,18 +58,12 @@ ServerProcess::~ServerProcess() {
 bool ServerProcess::Start() {
   std::filesystem::create_directories(data_dir_);
   std::filesystem::remove(port_file_);
-  std::vector<std::string> args = {FRAUDGUARD_BINARY,
-                                   "serve",
-                                   "--port",
-                                   "0",
-                                   "--data-dir",
-                                   data_dir_,
-                                   "--model",
-                                   RepoPath("models/default.json"),
-                                   "--rules",
-                                   RepoPath("config/rules.yaml"),
-                                   "--port-file",
-                                   port_file_};
+  std::vector<std::string> args = {FRAUDGUARD_BINARY, "serve",
+                                   "--port",          "0",
+                                   "--data-dir",      data_dir_,
+                                   "--model",         RepoPath("models/default.json"),
+                                   "--rules",         RepoPath("config/rules.yaml"),
+                                   "--port-file",     port_file_};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -82,7 +76,8 @@ bool ServerProcess::Start() {
     execv(argv[0], argv.data());
     _exit(127);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartTimeoutMs);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartTimeoutMs);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {

@@ -1,9 +1,9 @@
 #include "evaluation/detection_metrics.h"
 
-#include <gtest/gtest.h>
-
 #include <random>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace fraudguard {
 namespace {

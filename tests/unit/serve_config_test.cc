@@ -1,11 +1,11 @@
 #include "config/serve_config.h"
 
-#include <gtest/gtest.h>
-
-#include <cstdio>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
+
+#include <gtest/gtest.h>
 
 namespace fraudguard {
 namespace {

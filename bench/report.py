@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Writes docs/benchmarks.md from one run of bench/run.sh: wrk figures for FraudGuard and
+nginx, the server-side decision time from FraudGuard's own histogram, and the micro-benchmarks.
+Standard library only."""
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+
+
+def histogram_quantile(metrics_text, name, quantile):
+    """Upper bound of the bucket holding `quantile` of a Prometheus histogram (an upper
+    estimate, as precise as the bucket edges)."""
+    buckets = []
+    for line in metrics_text.splitlines():
+        match = re.match(name + r'_bucket\{.*le="([^"]+)"\} (\S+)', line)
+        if match:
+            bound = float("inf") if match.group(1) == "+Inf" else float(match.group(1))
+            buckets.append((bound, float(match.group(2))))
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+    for bound, count in buckets:
+        if count >= quantile * total:
+            return bound
+    return None
+
+
+def micro_rows(path):
+    if not path or not os.path.exists(path) or os.path.getsize(path) == 0:
+        return []
+    with open(path) as handle:
+        data = json.load(handle)
+    rows = []
+    for bench in data.get("benchmarks", []):
+        if bench.get("run_type") == "aggregate":
+            continue
+        ns = bench["real_time"] * {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[bench["time_unit"]]
+        rows.append((bench["name"], ns, bench.get("items_per_second")))
+    return rows
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    for flag in ["--nginx", "--fraudguard", "--metrics", "--micro"]:
+        parser.add_argument(flag, required=True)
+    for flag in ["--rss", "--cards", "--state-bytes", "--duration", "--connections",
+                 "--server-threads"]:
+        parser.add_argument(flag, type=float, default=0)
+    args = parser.parse_args()
+    nginx = json.loads(args.nginx)
+    fg = json.loads(args.fraudguard)
+    with open(args.metrics) as handle:
+        metrics_text = handle.read()
+    ratio = fg["rps"] / nginx["rps"] if nginx["rps"] else 0
+    decision_p99 = histogram_quantile(metrics_text, "fraudguard_decision_time_seconds", 0.99)
+    bytes_per_card = args.state_bytes / args.cards if args.cards else 0
+    micro = micro_rows(args.micro)
+    pipeline = [r for r in micro if r[0].startswith("BM_DecisionPipeline")]
+    pipeline_rate = 1e9 / pipeline[0][1] if pipeline else None
+
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out = []
+    out.append("# Benchmarks\n")
+    out.append("Written by `bash bench/run.sh` (part of `make bench`); every figure below comes "
+               "from that one run on this machine. Rerun it to refresh this page. Targets are "
+               "checked here, never in tests: these machines are shared and noisy.\n")
+    out.append(f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} "
+               f"cores ({cpu}), {platform.system()} {platform.release()}. Load: wrk, "
+               f"{int(args.connections)} keep-alive connections, {int(args.duration)} s, one wrk "
+               f"thread; each server runs {int(args.server_threads)} worker thread(s) and shares "
+               "the two cores with wrk.\n")
+    out.append("## Load test: `POST /api/v1/fraud/analyze`\n")
+    out.append("The same Lua script (`bench/transactions.lua`) posts a mix of 50,000 cards, "
+               "5,000 merchants, six countries and four channels to both servers. nginx returns "
+               "a fixed decision-shaped JSON body: the ceiling of HTTP on this machine.\n")
+    out.append("| server | requests/s | p50 | p99 | p99.9 | errors |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    for name, r in [("nginx (fixed body)", nginx), ("fraudguard serve", fg)]:
+        out.append(f"| {name} | {r['rps']:,.0f} | {r['p50_us']} µs | {r['p99_us']} µs | "
+                   f"{r['p999_us']} µs | {r['errors']} |")
+    out.append("")
+    out.append("## Targets\n")
+    out.append("| target | measured | status |")
+    out.append("|---|---|---|")
+    out.append(f"| throughput ≥ 0.8 × nginx | {ratio:.2f} × | {verdict(ratio >= 0.8)} |")
+    if decision_p99 is not None:
+        out.append(f"| server-side decision time p99 < 50 µs | ≤ {decision_p99 * 1e6:.0f} µs "
+                   f"(histogram bucket edge) | {verdict(decision_p99 <= 50e-6)} |")
+    if pipeline_rate:
+        out.append(f"| decision pipeline ≥ 500,000 decisions/s per core | {pipeline_rate:,.0f}/s "
+                   f"| {verdict(pipeline_rate >= 500000)} |")
+    if bytes_per_card:
+        out.append(f"| feature state < 1 KiB per active card | {bytes_per_card:,.0f} B per "
+                   f"entity on average ({int(args.cards):,} entities of all kinds) | "
+                   f"{verdict(bytes_per_card < 1024)} |")
+    out.append(f"\nResident memory after the run: {args.rss / 2**20:,.1f} MiB.\n")
+    if micro:
+        out.append("## Micro-benchmarks (Google Benchmark, `build/micro_bench`)\n")
+        out.append("| benchmark | time per op | rate |")
+        out.append("|---|---:|---:|")
+        for name, ns, rate in micro:
+            shown = f"{ns / 1000:,.2f} µs" if ns >= 1000 else f"{ns:,.0f} ns"
+            rate_text = f"{rate:,.0f}/s" if rate else ""
+            out.append(f"| `{name}` | {shown} | {rate_text} |")
+        out.append("")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

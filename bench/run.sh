@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Load benchmark: wrk posts the same transaction mix to `fraudguard serve` and to nginx returning
+# a fixed JSON body, on this machine in the same run, and writes docs/benchmarks.md with the
+# figures and their ratios. Then the Google Benchmark micro-benchmarks run.
+#
+#   bash bench/run.sh            # DURATION=10 CONNECTIONS=32 by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+WRK_THREADS=${WRK_THREADS:-1}
+SERVER_THREADS=${SERVER_THREADS:-1}
+BIN=build/fraudguard
+[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is missing: bash scripts/setup.sh" >&2; exit 1; }
+command -v nginx >/dev/null || { echo "nginx is missing: bash scripts/setup.sh" >&2; exit 1; }
+
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${fg_pid:-}" ] && kill "$fg_pid" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# 1. nginx, one worker, a fixed decision-shaped body.
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat > "$work/nginx.conf" <<CONF
+worker_processes $SERVER_THREADS;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx;
+  proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      default_type application/json;
+      return 200 '{"transaction_id":"x","risk_score":1.23,"risk_level":"low","action":"approve","reasons":[],"model_version":"fixed","server_time_us":1}';
+    }
+  }
+}
+CONF
+nginx -p "$work" -c "$work/nginx.conf" -e "$work/nginx/error.log"
+
+# 2. fraudguard with the default model, fresh state.
+"$BIN" serve --port 0 --port-file "$work/port" --data-dir "$work/data" --threads "$SERVER_THREADS" \
+  --model models/default.json --rules config/rules.yaml --log-level warn 2>"$work/fraudguard.log" &
+fg_pid=$!
+for _ in $(seq 1 300); do [ -s "$work/port" ] && break; sleep 0.1; done
+fg_port=$(cat "$work/port")
+
+run_wrk() {  # url -> RESULT json
+  wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s -s bench/transactions.lua "$1" \
+    | sed -n 's/^RESULT //p'
+}
+echo "warming up ..." >&2
+DURATION=2 run_wrk "http://127.0.0.1:$fg_port" >/dev/null
+echo "nginx ($DURATION s) ..." >&2
+nginx_result=$(run_wrk "http://127.0.0.1:$nginx_port")
+echo "fraudguard ($DURATION s) ..." >&2
+fg_result=$(run_wrk "http://127.0.0.1:$fg_port")
+curl -s "http://127.0.0.1:$fg_port/metrics" >"$work/metrics.txt"
+metrics=$(cat "$work/metrics.txt")
+rss=$(awk '/^process_resident_memory_bytes /{print $2}' <<<"$metrics")
+cards=$(awk '/^fraudguard_feature_state_keys\{/{s+=$2} END{print s+0}' <<<"$metrics")
+state_bytes=$(awk '/^fraudguard_feature_state_bytes /{print $2}' <<<"$metrics")
+
+# 3. micro-benchmarks (decision pipeline, parsing, features, model).
+micro_json="$work/micro.json"
+if [ -x build/micro_bench ]; then
+  echo "micro-benchmarks ..." >&2
+  build/micro_bench --benchmark_min_time=0.5 --benchmark_format=json >"$micro_json" 2>/dev/null || true
+fi
+
+/usr/bin/python3 bench/report.py --nginx "$nginx_result" --fraudguard "$fg_result" \
+  --metrics "$work/metrics.txt" --rss "${rss:-0}" --cards "${cards:-0}" \
+  --state-bytes "${state_bytes:-0}" --micro "$micro_json" --duration "$DURATION" \
+  --connections "$CONNECTIONS" --server-threads "$SERVER_THREADS" > docs/benchmarks.md
+echo "wrote docs/benchmarks.md" >&2

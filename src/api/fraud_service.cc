@@ -1,0 +1,495 @@
+#include "api/fraud_service.h"
+
+#include <cmath>
+
+#include "core/json_writer.h"
+#include "core/log.h"
+
+namespace fraudguard {
+namespace {
+
+constexpr std::string_view kJob = "fraud-api";
+constexpr std::string_view kDecisionPrefix = "/api/v1/fraud/decisions/";
+constexpr std::string_view kFeaturesPrefix = "/api/v1/features/";
+
+// Exact paths first; the two prefixed routes are matched after.
+Route MatchRoute(std::string_view path) {
+  if (path == "/api/v1/fraud/analyze") {
+    return Route::kAnalyze;
+  }
+  if (path == "/api/v1/fraud/analyze/batch") {
+    return Route::kAnalyzeBatch;
+  }
+  if (path == "/health") {
+    return Route::kHealth;
+  }
+  if (path == "/ready") {
+    return Route::kReady;
+  }
+  if (path == "/metrics") {
+    return Route::kMetrics;
+  }
+  if (path == "/api/v1/health") {
+    return Route::kApiHealth;
+  }
+  if (path == "/api/v1/admin/reload") {
+    return Route::kAdminReload;
+  }
+  if (path.size() > kDecisionPrefix.size() && path.rfind(kDecisionPrefix, 0) == 0) {
+    return Route::kDecision;
+  }
+  if (path.size() > kFeaturesPrefix.size() && path.rfind(kFeaturesPrefix, 0) == 0) {
+    return Route::kFeatures;
+  }
+  return Route::kUnknown;
+}
+
+std::string_view RouteMethod(Route route) {
+  switch (route) {
+    case Route::kAnalyze:
+    case Route::kAnalyzeBatch:
+    case Route::kAdminReload:
+      return "POST";
+    default:
+      return "GET";
+  }
+}
+
+// Decodes %XX escapes in a path segment; false on a malformed escape.
+bool PercentDecode(std::string_view text, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size()) {
+      return false;
+    }
+    const auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') {
+        return c - '0';
+      }
+      if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+      }
+      if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+      }
+      return -1;
+    };
+    const int high = hex(text[i + 1]);
+    const int low = hex(text[i + 2]);
+    if (high < 0 || low < 0) {
+      return false;
+    }
+    out.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view RouteName(Route route) {
+  switch (route) {
+    case Route::kHealth:
+      return "/health";
+    case Route::kReady:
+      return "/ready";
+    case Route::kMetrics:
+      return "/metrics";
+    case Route::kApiHealth:
+      return "/api/v1/health";
+    case Route::kAnalyze:
+      return "/api/v1/fraud/analyze";
+    case Route::kAnalyzeBatch:
+      return "/api/v1/fraud/analyze/batch";
+    case Route::kDecision:
+      return "/api/v1/fraud/decisions/{transaction_id}";
+    case Route::kFeatures:
+      return "/api/v1/features/{entity}/{id}";
+    case Route::kAdminReload:
+      return "/api/v1/admin/reload";
+    case Route::kUnknown:
+      return "other";
+  }
+  return "other";
+}
+
+FraudService::FraudService(ServiceDependencies dependencies, int workers)
+    : deps_(std::move(dependencies)), started_ms_(deps_.clock->NowMillis()) {
+  TransactionLimits limits;
+  limits.max_amount = deps_.config->max_amount;
+  limits.max_batch_items = static_cast<size_t>(deps_.config->max_batch_items);
+  for (int i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<WorkerState>(limits));
+  }
+
+  MetricsRegistry& metrics = *deps_.metrics;
+  requests_total_ = &metrics.AddCounter("http_requests_total", "HTTP requests answered.",
+                                        {"job", "route", "status"});
+  auto& durations = metrics.AddHistogram(
+      "http_request_duration_seconds", "Time from a complete request to its response being ready.",
+      LatencyBucketsSeconds(), {"job", "route"});
+  for (size_t r = 0; r < kRouteCount; ++r) {
+    request_duration_[r] = &durations.WithLabels({kJob, RouteName(static_cast<Route>(r))});
+  }
+  inference_time_ = &metrics
+                         .AddHistogram("model_inference_time",
+                                       "Model evaluation time per transaction, in seconds.",
+                                       LatencyBucketsSeconds())
+                         .WithLabels({});
+  decision_time_ = &metrics
+                        .AddHistogram("fraudguard_decision_time_seconds",
+                                      "Server time per decision (features, model, rules).",
+                                      LatencyBucketsSeconds())
+                        .WithLabels({});
+  transactions_total_ =
+      &metrics
+           .AddCounter("transaction_volume_total", "Transactions scored since the process started.")
+           .WithLabels({});
+  amount_total_ = &metrics.AddCounter("transaction_amount_total",
+                                      "Sum of the amounts scored, by currency.", {"currency"});
+  auto& decisions =
+      metrics.AddCounter("fraudguard_decisions_total", "Decisions by risk level and action.",
+                         {"risk_level", "action"});
+  for (size_t level = 0; level < 3; ++level) {
+    for (size_t action = 0; action < 3; ++action) {
+      decisions_total_[level][action] = &decisions.WithLabels(
+          {RiskLevelName(static_cast<RiskLevel>(level)), ActionName(static_cast<Action>(action))});
+    }
+  }
+  auth_failures_ =
+      &metrics.AddCounter("fraudguard_auth_failures_total",
+                          "Requests refused for a missing, wrong or weak key.", {"reason"});
+  decision_log_full_ = &metrics
+                            .AddCounter("fraudguard_decision_log_rejected_total",
+                                        "Decisions refused because the decision log queue was "
+                                        "full (answered 503).")
+                            .WithLabels({});
+  feature_commit_errors_ = &metrics
+                                .AddCounter("fraudguard_feature_log_errors_total",
+                                            "Failed writes of the feature state log.")
+                                .WithLabels({});
+  ready_gauge_ =
+      &metrics.AddGauge("fraudguard_ready", "1 when the service accepts traffic.").WithLabels({});
+}
+
+void FraudService::CountRequest(Route route, int status, double seconds) {
+  const auto r = static_cast<size_t>(route);
+  const auto s = static_cast<size_t>(status >= 100 && status < 600 ? status : 599);
+  Counter* counter = request_counters_[r][s].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    const std::string status_text = std::to_string(s);
+    counter = &requests_total_->WithLabels({kJob, RouteName(route), status_text});
+    request_counters_[r][s].store(counter, std::memory_order_release);
+  }
+  counter->Increment();
+  request_duration_[r]->Observe(seconds);
+}
+
+void FraudService::Handle(const http::Request& request, http::Response& response, int worker) {
+  const int64_t start_ns = MonotonicNanos();
+  const Route route = MatchRoute(request.path);
+  if (route == Route::kUnknown) {
+    http::SetJsonError(response, 404, "not_found",
+                       "no route " + std::string(request.path) + "; see docs/api.md");
+  } else if (request.method != RouteMethod(route)) {
+    http::SetJsonError(
+        response, 405, "method_not_allowed",
+        std::string(RouteName(route)) + " accepts " + std::string(RouteMethod(route)) + " only");
+    response.headers.emplace_back("Allow", std::string(RouteMethod(route)));
+  } else {
+    Dispatch(route, request, response, worker);
+  }
+  CountRequest(route, response.status, static_cast<double>(MonotonicNanos() - start_ns) / 1e9);
+}
+
+void FraudService::Dispatch(Route route,
+                            const http::Request& request,
+                            http::Response& response,
+                            int worker) {
+  switch (route) {
+    case Route::kHealth:
+      response.body = R"({"status":"alive"})";
+      return;
+    case Route::kReady: {
+      const bool ready = ready_.load() && !draining_.load();
+      response.status = ready ? 200 : 503;
+      response.body = ready              ? R"({"status":"ready"})"
+                      : draining_.load() ? R"({"status":"draining"})"
+                                         : R"({"status":"starting"})";
+      return;
+    }
+    case Route::kMetrics:
+      ready_gauge_->Set(ready_.load() && !draining_.load() ? 1 : 0);
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      deps_.metrics->Render(response.body);
+      return;
+    case Route::kApiHealth:
+      HandleApiHealth(response);
+      return;
+    case Route::kAnalyze:
+      if (Authorize(request, Role::kScore, response)) {
+        HandleAnalyze(request, response, worker);
+      }
+      return;
+    case Route::kAnalyzeBatch:
+      if (Authorize(request, Role::kScore, response)) {
+        HandleAnalyzeBatch(request, response, worker);
+      }
+      return;
+    case Route::kDecision:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleDecision(request, response);
+      }
+      return;
+    case Route::kFeatures:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleFeatures(request, response);
+      }
+      return;
+    case Route::kAdminReload:
+      if (Authorize(request, Role::kAdmin, response)) {
+        HandleReload(response);
+      }
+      return;
+    case Route::kUnknown:
+      return;
+  }
+}
+
+bool FraudService::Authorize(const http::Request& request, Role role, http::Response& response) {
+  if (deps_.keys == nullptr) {
+    return true;
+  }
+  std::string_view key = request.GetHeader("X-API-Key");
+  if (key.empty()) {
+    const std::string_view authorization = request.GetHeader("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (authorization.size() > kBearer.size() &&
+        http::EqualsIgnoreCase(authorization.substr(0, kBearer.size()), kBearer)) {
+      key = authorization.substr(kBearer.size());
+    }
+  }
+  if (key.empty()) {
+    auth_failures_->WithLabels({"missing"}).Increment();
+    http::SetJsonError(response, 401, "unauthenticated", "send an API key in the X-API-Key header");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return false;
+  }
+  const auto principal = deps_.keys->Authenticate(key);
+  if (!principal) {
+    auth_failures_->WithLabels({"invalid"}).Increment();
+    http::SetJsonError(response, 401, "unauthenticated", "the API key is not valid");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return false;
+  }
+  if (!principal->Has(role)) {
+    auth_failures_->WithLabels({"forbidden"}).Increment();
+    const char* role_name = role == Role::kAdmin ? "admin" : role == Role::kRead ? "read" : "score";
+    http::SetJsonError(response, 403, "forbidden",
+                       "the key '" + principal->name + "' lacks the " + role_name + " role");
+    return false;
+  }
+  return true;
+}
+
+bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::string& out) {
+  WorkerState& state = *workers_[static_cast<size_t>(worker)];
+  Decision& decision = state.decision;
+  deps_.scorer->Score(txn, worker, decision);
+
+  const size_t json_start = out.size();
+  AppendDecisionJson(decision, out);
+
+  DecisionRecord record;
+  record.transaction_id = txn.transaction_id;
+  record.timestamp_ms = txn.timestamp_ms;
+  record.decided_ms = deps_.clock->NowMillis();
+  record.amount = txn.amount;
+  record.currency = txn.currency;
+  record.card_id = txn.card_id;
+  record.customer_id = txn.customer_id;
+  record.merchant_id = txn.merchant_id;
+  record.risk_score = decision.risk_score;
+  record.risk_level = RiskLevelName(decision.level);
+  record.action = ActionName(decision.action);
+  record.model_version = decision.model_version;
+  record.server_time_us = decision.server_time_us;
+  record.response_json = out.substr(json_start);
+  if (!deps_.decisions->Append(std::move(record))) {
+    decision_log_full_->Increment();
+    return false;
+  }
+
+  transactions_total_->Increment();
+  amount_total_->WithLabels({txn.currency.empty() ? std::string_view("unknown") : txn.currency})
+      .Increment(txn.amount);
+  decisions_total_[static_cast<size_t>(decision.level)][static_cast<size_t>(decision.action)]
+      ->Increment();
+  inference_time_->Observe(static_cast<double>(deps_.scorer->last_inference_ns(worker)) / 1e9);
+  decision_time_->Observe(static_cast<double>(decision.server_time_us) / 1e6);
+  return true;
+}
+
+void FraudService::HandleAnalyze(const http::Request& request,
+                                 http::Response& response,
+                                 int worker) {
+  WorkerState& state = *workers_[static_cast<size_t>(worker)];
+  RequestError error;
+  if (!state.decoder.DecodeOne(request.body, deps_.clock->NowMillis(), state.transaction, error)) {
+    http::SetJsonError(response, 400, error.code, error.message, error.field);
+    return;
+  }
+  if (!ScoreAndRecord(state.transaction, worker, response.body)) {
+    response.body.clear();
+    http::SetJsonError(response, 503, "decision_log_full",
+                       "the decision log cannot keep up; retry shortly");
+    LogWarn("decision_log_full").Field("transaction_id", state.transaction.transaction_id);
+  }
+}
+
+void FraudService::HandleAnalyzeBatch(const http::Request& request,
+                                      http::Response& response,
+                                      int worker) {
+  WorkerState& state = *workers_[static_cast<size_t>(worker)];
+  RequestError error;
+  if (!state.decoder.DecodeBatch(request.body, deps_.clock->NowMillis(), state.batch, error)) {
+    http::SetJsonError(response, error.code == "too_many_items" ? 413 : 400, error.code,
+                       error.message, error.field);
+    return;
+  }
+  std::string& out = response.body;
+  out = R"({"results":[)";
+  for (size_t i = 0; i < state.batch.size(); ++i) {
+    if (i > 0) {
+      out.push_back(',');
+    }
+    if (!ScoreAndRecord(state.batch[i], worker, out)) {
+      // Transactions scored before the queue filled stay scored; the caller is told which.
+      out.clear();
+      http::SetJsonError(response, 503, "decision_log_full",
+                         "the decision log cannot keep up; transactions from index " +
+                             std::to_string(i) + " on were not scored, retry them");
+      LogWarn("decision_log_full").Field("batch_index", static_cast<int64_t>(i));
+      return;
+    }
+  }
+  out += "]}";
+}
+
+void FraudService::HandleDecision(const http::Request& request, http::Response& response) {
+  std::string transaction_id;
+  if (!PercentDecode(request.path.substr(kDecisionPrefix.size()), transaction_id) ||
+      transaction_id.size() > 256) {
+    http::SetJsonError(response, 400, "invalid_field", "the transaction id is malformed",
+                       "transaction_id");
+    return;
+  }
+  auto found = deps_.decisions->Find(transaction_id);
+  if (!found) {
+    http::SetJsonError(response, 503, "decision_log_unavailable", found.error());
+    return;
+  }
+  if (!found->has_value()) {
+    http::SetJsonError(response, 404, "not_found",
+                       "no decision for transaction '" + transaction_id + "'", "transaction_id");
+    return;
+  }
+  const DecisionRecord& record = **found;
+  JsonWriter json(response.body);
+  json.BeginObject()
+      .Field("transaction_id", record.transaction_id)
+      .Field("decided_at_ms", record.decided_ms)
+      .Field("timestamp_ms", record.timestamp_ms)
+      .Field("amount", record.amount)
+      .Field("currency", record.currency)
+      .Key("decision")
+      .Raw(record.response_json)
+      .EndObject();
+}
+
+void FraudService::HandleFeatures(const http::Request& request, http::Response& response) {
+  const std::string_view rest = request.path.substr(kFeaturesPrefix.size());
+  const size_t slash = rest.find('/');
+  EntityType type{};
+  std::string id;
+  if (slash == std::string_view::npos || !ParseEntityType(rest.substr(0, slash), type)) {
+    http::SetJsonError(response, 400, "invalid_field",
+                       "use /api/v1/features/{card|customer|merchant|device|ip}/{id}", "entity");
+    return;
+  }
+  if (!PercentDecode(rest.substr(slash + 1), id) || id.empty() || id.size() > 256) {
+    http::SetJsonError(response, 400, "invalid_field", "the entity id is malformed", "id");
+    return;
+  }
+  if (!deps_.features->DescribeEntity(type, id, response.body)) {
+    http::SetJsonError(response, 404, "not_found", "no feature state for this entity", "id");
+  }
+}
+
+void FraudService::HandleApiHealth(http::Response& response) {
+  const auto model = deps_.scorer->model();
+  const auto feature_stats = deps_.features->stats();
+  const auto log_stats = deps_.decisions->stats();
+  uint64_t keys = 0;
+  for (const uint64_t count : feature_stats.keys) {
+    keys += count;
+  }
+  const bool ready = ready_.load() && !draining_.load();
+  JsonWriter json(response.body);
+  json.BeginObject()
+      .Field("status", ready ? "ok" : (draining_.load() ? "draining" : "starting"))
+      .Field("version", FRAUDGUARD_VERSION)
+      .Field("model_version", model->file.version)
+      .Field("uptime_seconds", static_cast<double>(deps_.clock->NowMillis() - started_ms_) / 1000.0)
+      .Key("feature_state")
+      .BeginObject()
+      .Field("keys", keys)
+      .Field("bytes", feature_stats.bytes)
+      .Field("last_snapshot_ms", feature_stats.last_snapshot_ms)
+      .EndObject()
+      .Key("decision_log")
+      .BeginObject()
+      .Field("lag_ms", log_stats.lag_ms)
+      .Field("queued", log_stats.queued)
+      .Field("written", log_stats.written)
+      .Field("dropped", log_stats.dropped)
+      .EndObject()
+      .Field("authentication", deps_.keys != nullptr)
+      .EndObject();
+}
+
+void FraudService::HandleReload(http::Response& response) {
+  const Status status = deps_.reload();
+  if (!status) {
+    http::SetJsonError(response, 422, "reload_failed", status.error());
+    return;
+  }
+  const auto model = deps_.scorer->model();
+  JsonWriter json(response.body);
+  json.BeginObject()
+      .Field("status", "reloaded")
+      .Field("model_version", model->file.version)
+      .Field("rules_version", deps_.scorer->rules()->version())
+      .EndObject();
+}
+
+// TODO: when the feature log write fails the responses of this iteration are already built and
+// go out as successes; the records stay buffered and are retried on the next commit, so they
+// are lost only if the process dies before a later write succeeds.
+void FraudService::BeforeSend(int worker) {
+  const Status status = deps_.features->Commit(worker);
+  if (!status) {
+    feature_commit_errors_->Increment();
+    LogError("feature_log_write_failed").Field("worker", worker).Field("error", status.error());
+  }
+}
+
+void FraudService::OnProtocolError(int status, int /*worker*/) {
+  CountRequest(Route::kUnknown, status, 0.0);
+}
+
+}  // namespace fraudguard

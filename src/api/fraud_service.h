@@ -1,0 +1,108 @@
+// The HTTP face of FraudGuard: routing, authentication, request decoding, metrics, and the
+// glue from a decoded transaction to the scorer, the feature log and the decision log.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/http_server.h"
+#include "api/transaction_codec.h"
+#include "config/serve_config.h"
+#include "features/feature_store.h"
+#include "scoring/scorer.h"
+#include "security/api_keys.h"
+#include "storage/decision_log.h"
+#include "telemetry/metrics.h"
+
+namespace fraudguard {
+
+// Routes with a bounded set of names, so the route label of a metric cannot grow without limit.
+enum class Route : uint8_t {
+  kHealth,
+  kReady,
+  kMetrics,
+  kApiHealth,
+  kAnalyze,
+  kAnalyzeBatch,
+  kDecision,
+  kFeatures,
+  kAdminReload,
+  kUnknown,
+};
+inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
+
+struct ServiceDependencies {
+  const ServeConfig* config = nullptr;
+  Scorer* scorer = nullptr;
+  FeatureStore* features = nullptr;
+  DecisionLog* decisions = nullptr;
+  const ApiKeyStore* keys = nullptr;  // null: authentication is off (loopback only)
+  MetricsRegistry* metrics = nullptr;
+  const Clock* clock = nullptr;
+  // Reloads the model and the rules; the new ones replace the old only when they check out.
+  std::function<Status()> reload;
+};
+
+class FraudService final : public http::RequestHandler {
+public:
+  FraudService(ServiceDependencies dependencies, int workers);
+
+  void Handle(const http::Request& request, http::Response& response, int worker) override;
+  void BeforeSend(int worker) override;
+  void OnProtocolError(int status, int worker) override;
+
+  // /ready answers 503 until MarkReady and again once draining starts.
+  void MarkReady() { ready_.store(true); }
+  void StartDraining() { draining_.store(true); }
+
+private:
+  struct alignas(64) WorkerState {
+    explicit WorkerState(TransactionLimits limits) : decoder(limits) {}
+    TransactionDecoder decoder;
+    Transaction transaction;
+    std::vector<Transaction> batch;
+    Decision decision;
+  };
+
+  void Dispatch(Route route, const http::Request& request, http::Response& response, int worker);
+  // Checks the caller's key for `role`; on failure fills a 401 or 403 response.
+  bool Authorize(const http::Request& request, Role role, http::Response& response);
+  void HandleAnalyze(const http::Request& request, http::Response& response, int worker);
+  void HandleAnalyzeBatch(const http::Request& request, http::Response& response, int worker);
+  void HandleDecision(const http::Request& request, http::Response& response);
+  void HandleFeatures(const http::Request& request, http::Response& response);
+  void HandleApiHealth(http::Response& response);
+  void HandleReload(http::Response& response);
+  // Scores one decoded transaction, records it and appends its JSON to `out`.
+  bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
+  void CountRequest(Route route, int status, double seconds);
+
+  ServiceDependencies deps_;
+  int64_t started_ms_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> draining_{false};
+  std::vector<std::unique_ptr<WorkerState>> workers_;
+
+  Family<Counter>* requests_total_;
+  std::array<Histogram*, kRouteCount> request_duration_{};
+  // Counters per route and status, filled on first use so the request path takes no lock.
+  std::array<std::array<std::atomic<Counter*>, 600>, kRouteCount> request_counters_{};
+  Histogram* inference_time_;
+  Histogram* decision_time_;
+  Counter* transactions_total_;
+  Family<Counter>* amount_total_;
+  std::array<std::array<Counter*, 3>, 3> decisions_total_{};  // [level][action]
+  Family<Counter>* auth_failures_;
+  Counter* decision_log_full_;
+  Counter* feature_commit_errors_;
+  Gauge* ready_gauge_;
+};
+
+std::string_view RouteName(Route route);
+
+}  // namespace fraudguard

@@ -1,0 +1,260 @@
+#include "cli/serve.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "api/fraud_service.h"
+#include "api/http_server.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace fraudguard {
+namespace {
+
+Result<std::shared_ptr<const RuleSet>> LoadRules(const std::string& path) {
+  if (path.empty()) {
+    auto empty = RuleSet::Parse("{}");
+    if (!empty) {
+      return Error{empty.error()};
+    }
+    return std::make_shared<const RuleSet>(std::move(empty).value());
+  }
+  auto rules = RuleSet::LoadFile(path);
+  if (!rules) {
+    return Error{rules.error()};
+  }
+  return std::make_shared<const RuleSet>(std::move(rules).value());
+}
+
+int Fail(std::string_view event, const std::string& message) {
+  LogError(event).Field("error", message);
+  return 1;
+}
+
+}  // namespace
+
+int RunServe(const ServeConfig& config, const std::string& port_file) {
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(config.log_level, level);
+  SetLogLevel(level);
+  if (auto status = ValidateServeConfig(config); !status) {
+    return Fail("config_invalid", status.error());
+  }
+
+  // Signals are taken by a sigwait loop on this thread; block them before any thread starts so
+  // that every worker inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // NOLINT(cert-err33-c): a closed socket is handled where written
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    return Fail("data_dir_unusable", config.data_dir + ": " + ec.message());
+  }
+  LogInfo("config")
+      .Field("bind", config.bind_address)
+      .Field("port", config.port)
+      .Field("threads", config.threads)
+      .Field("data_dir", config.data_dir)
+      .Field("model", config.model_path)
+      .Field("rules", config.rules_path)
+      .Field("keys", config.keys_path)
+      .Field("max_body_bytes", config.max_body_bytes)
+      .Field("max_batch_items", config.max_batch_items)
+      .Field("feature_max_keys", config.feature_max_keys);
+
+  std::unique_ptr<ApiKeyStore> keys;
+  if (!config.keys_path.empty()) {
+    auto loaded = ApiKeyStore::LoadFile(config.keys_path);
+    if (!loaded) {
+      return Fail("keys_invalid", loaded.error());
+    }
+    keys = std::make_unique<ApiKeyStore>(std::move(loaded).value());
+    LogInfo("keys_loaded").Field("path", config.keys_path).Field("keys", keys->size());
+  } else {
+    LogWarn("authentication_disabled")
+        .Field("reason", "no keys file; allowed only because the bind address is loopback")
+        .Field("bind", config.bind_address);
+  }
+
+  auto model = LoadedModel::Load(config.model_path);
+  if (!model) {
+    return Fail("model_invalid", config.model_path + ": " + model.error());
+  }
+  LogInfo("model_loaded")
+      .Field("path", config.model_path)
+      .Field("version", (*model)->file.version)
+      .Field("trees", (*model)->file.ensemble.num_trees())
+      .Field("features", (*model)->file.feature_names.size());
+  auto rules = LoadRules(config.rules_path);
+  if (!rules) {
+    return Fail("rules_invalid", rules.error());
+  }
+  LogInfo("rules_loaded").Field("path", config.rules_path).Field("rules", (*rules)->size());
+
+  const Clock& clock = SystemClock::Instance();
+  FeatureStoreOptions feature_options;
+  feature_options.data_dir = config.data_dir + "/features";
+  feature_options.max_keys = static_cast<size_t>(config.feature_max_keys);
+  feature_options.idle_eviction_ms = config.feature_idle_eviction_hours * 3600 * 1000;
+  feature_options.snapshot_interval_ms = config.snapshot_interval_seconds * 1000;
+  feature_options.worker_threads = config.threads;
+  auto features = FeatureStore::Open(feature_options, clock);
+  if (!features) {
+    return Fail("feature_state_unusable", features.error());
+  }
+
+  DecisionLogOptions log_options;
+  log_options.path = config.data_dir + "/decisions.db";
+  log_options.batch_size = static_cast<size_t>(config.decision_batch_size);
+  log_options.flush_interval_ms = config.decision_flush_interval_ms;
+  log_options.queue_capacity = static_cast<size_t>(config.decision_queue_capacity);
+  auto decisions = DecisionLog::Open(log_options);
+  if (!decisions) {
+    return Fail("decision_log_unusable", decisions.error());
+  }
+
+  Scorer scorer(**features, *model, *rules, config.threads);
+  MetricsRegistry metrics;
+  AddProcessMetrics(metrics);
+  auto& state_keys = metrics.AddGauge("fraudguard_feature_state_keys",
+                                      "Entities held in the online feature state.", {"entity"});
+  auto& state_bytes =
+      metrics.AddGauge("fraudguard_feature_state_bytes", "Memory held by the feature state.")
+          .WithLabels({});
+  auto& evictions = metrics
+                        .AddCounter("fraudguard_feature_state_evictions_total",
+                                    "Entities evicted for idleness or the memory bound.")
+                        .WithLabels({});
+  auto& log_lag = metrics
+                      .AddGauge("fraudguard_decision_log_lag_seconds",
+                                "Age of the oldest decision not yet written to the log.")
+                      .WithLabels({});
+  auto& log_queued =
+      metrics.AddGauge("fraudguard_decision_log_queued", "Decisions waiting to be written.")
+          .WithLabels({});
+  auto& log_errors = metrics
+                         .AddCounter("fraudguard_decision_log_write_errors_total",
+                                     "Failed decision log batch writes (each is retried).")
+                         .WithLabels({});
+  auto& model_info = metrics.AddGauge("fraudguard_model_info",
+                                      "The active model; the value is always 1.", {"version"});
+  FeatureStore* feature_store = features->get();
+  DecisionLog* decision_log = decisions->get();
+  metrics.AddCollector([&, feature_store, decision_log] {
+    static constexpr std::string_view kEntityNames[] = {"card", "customer", "merchant", "device",
+                                                        "ip"};
+    const auto stats = feature_store->stats();
+    for (size_t i = 0; i < 5; ++i) {
+      state_keys.WithLabels({kEntityNames[i]}).Set(static_cast<double>(stats.keys[i]));
+    }
+    state_bytes.Set(static_cast<double>(stats.bytes));
+    evictions.SetTotal(static_cast<double>(stats.evictions));
+    const auto log = decision_log->stats();
+    log_lag.Set(static_cast<double>(log.lag_ms) / 1000.0);
+    log_queued.Set(static_cast<double>(log.queued));
+    log_errors.SetTotal(static_cast<double>(log.write_errors));
+  });
+  model_info.WithLabels({(*model)->file.version}).Set(1);
+
+  std::mutex reload_mutex;
+  const auto reload = [&]() -> Status {
+    std::lock_guard lock(reload_mutex);
+    auto new_model = LoadedModel::Load(config.model_path);
+    if (!new_model) {
+      LogWarn("reload_refused").Field("what", "model").Field("error", new_model.error());
+      return Error{"model: " + new_model.error()};
+    }
+    auto new_rules = LoadRules(config.rules_path);
+    if (!new_rules) {
+      LogWarn("reload_refused").Field("what", "rules").Field("error", new_rules.error());
+      return Error{"rules: " + new_rules.error()};
+    }
+    const std::string old_version = scorer.model()->file.version;
+    model_info.WithLabels({old_version}).Set(0);
+    model_info.WithLabels({(*new_model)->file.version}).Set(1);
+    scorer.SetModel(*new_model);
+    scorer.SetRules(*new_rules);
+    LogInfo("reloaded")
+        .Field("model_version", (*new_model)->file.version)
+        .Field("previous_model_version", old_version)
+        .Field("rules", (*new_rules)->size());
+    return OkStatus();
+  };
+
+  ServiceDependencies dependencies;
+  dependencies.config = &config;
+  dependencies.scorer = &scorer;
+  dependencies.features = feature_store;
+  dependencies.decisions = decision_log;
+  dependencies.keys = keys.get();
+  dependencies.metrics = &metrics;
+  dependencies.clock = &clock;
+  dependencies.reload = reload;
+  FraudService service(dependencies, config.threads);
+
+  http::ServerOptions server_options;
+  server_options.bind_address = config.bind_address;
+  server_options.port = static_cast<uint16_t>(config.port);
+  server_options.threads = config.threads;
+  server_options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+  server_options.request_timeout_ms = config.request_timeout_ms;
+  server_options.idle_timeout_ms = config.idle_timeout_ms;
+  server_options.max_connections = static_cast<size_t>(config.max_connections);
+  server_options.drain_timeout_ms = config.drain_timeout_ms;
+  http::Server server(server_options, service);
+  if (auto status = server.Start(); !status) {
+    return Fail("listen_failed", status.error());
+  }
+  service.MarkReady();
+  if (!port_file.empty()) {
+    const std::string temporary = port_file + ".tmp";
+    std::ofstream(temporary) << server.port() << "\n";
+    std::filesystem::rename(temporary, port_file, ec);
+  }
+  LogInfo("started")
+      .Field("bind", config.bind_address)
+      .Field("port", static_cast<int>(server.port()))
+      .Field("version", FRAUDGUARD_VERSION)
+      .Field("authentication", keys != nullptr);
+
+  int signal_number = 0;
+  while (true) {
+    if (sigwait(&signals, &signal_number) != 0) {
+      continue;
+    }
+    if (signal_number == SIGHUP) {
+      LogInfo("reload_requested").Field("signal", "SIGHUP");
+      (void)reload();
+      continue;
+    }
+    break;
+  }
+
+  LogInfo("stopping").Field("signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  service.StartDraining();
+  server.Stop();
+  int exit_code = 0;
+  if (auto status = feature_store->Close(); !status) {
+    LogError("feature_state_close_failed").Field("error", status.error());
+    exit_code = 1;
+  }
+  if (auto status = decision_log->Close(); !status) {
+    LogError("decision_log_close_failed").Field("error", status.error());
+    exit_code = 1;
+  }
+  const auto log_stats = decision_log->stats();
+  LogInfo("stopped").Field("decisions_written", log_stats.written).Field("exit_code", exit_code);
+  return exit_code;
+}
+
+}  // namespace fraudguard

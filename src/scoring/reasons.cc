@@ -1,0 +1,117 @@
+#include "scoring/reasons.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace fraudguard {
+
+ReasonGroup ReasonGroupForFeature(std::string_view name) {
+  const auto starts = [name](std::string_view prefix) { return name.rfind(prefix, 0) == 0; };
+  if (name == "amount" || name.find("amount_zscore") != std::string_view::npos ||
+      name.find("amount_to_mean") != std::string_view::npos) {
+    return ReasonGroup::kUnusualAmount;
+  }
+  if (name == "user_age_days") {
+    return ReasonGroup::kNewAccount;
+  }
+  if (starts("card_new_") || name.find("new_device") != std::string_view::npos ||
+      name.find("new_country") != std::string_view::npos) {
+    return ReasonGroup::kNewDeviceOrCountry;
+  }
+  if (starts("card_distinct_")) {
+    return ReasonGroup::kCardSpread;
+  }
+  if (starts("card_")) {
+    return ReasonGroup::kCardVelocity;
+  }
+  if (starts("customer_")) {
+    return ReasonGroup::kCustomerVelocity;
+  }
+  if (starts("merchant_")) {
+    return ReasonGroup::kMerchantRisk;
+  }
+  if (starts("device_")) {
+    return ReasonGroup::kDeviceVelocity;
+  }
+  if (starts("ip_")) {
+    return ReasonGroup::kIpVelocity;
+  }
+  if (starts("hour_") || starts("day_") || name == "is_weekend" || name == "is_night") {
+    return ReasonGroup::kTimeOfDay;
+  }
+  if (starts("channel")) {
+    return ReasonGroup::kChannelRisk;
+  }
+  return ReasonGroup::kOther;
+}
+
+std::string_view ReasonCode(ReasonGroup group) {
+  switch (group) {
+    case ReasonGroup::kUnusualAmount:
+      return "HIGH_AMOUNT";
+    case ReasonGroup::kNewAccount:
+      return "NEW_ACCOUNT";
+    case ReasonGroup::kCardVelocity:
+      return "CARD_VELOCITY";
+    case ReasonGroup::kCardSpread:
+      return "CARD_SPREAD";
+    case ReasonGroup::kNewDeviceOrCountry:
+      return "NEW_DEVICE_OR_COUNTRY";
+    case ReasonGroup::kCustomerVelocity:
+      return "CUSTOMER_VELOCITY";
+    case ReasonGroup::kMerchantRisk:
+      return "MERCHANT_RISK";
+    case ReasonGroup::kDeviceVelocity:
+      return "DEVICE_VELOCITY";
+    case ReasonGroup::kIpVelocity:
+      return "IP_VELOCITY";
+    case ReasonGroup::kTimeOfDay:
+      return "UNUSUAL_TIME";
+    case ReasonGroup::kChannelRisk:
+      return "CHANNEL_RISK";
+    case ReasonGroup::kOther:
+      return "OTHER";
+  }
+  return "OTHER";
+}
+
+std::string ReasonSentence(ReasonGroup group, const Transaction& txn) {
+  char buffer[160];
+  switch (group) {
+    case ReasonGroup::kUnusualAmount:
+      std::snprintf(buffer, sizeof(buffer),
+                    "The amount %.2f is high for this card or for transactions like it.",
+                    txn.amount);
+      return buffer;
+    case ReasonGroup::kNewAccount:
+      if (std::isfinite(txn.user_age_days)) {
+        std::snprintf(buffer, sizeof(buffer), "The account is only %.0f days old.",
+                      txn.user_age_days);
+        return buffer;
+      }
+      return "The account's age is unknown.";
+    case ReasonGroup::kCardVelocity:
+      return "The card is being used more often or for more money than usual.";
+    case ReasonGroup::kCardSpread:
+      return "The card was used at many different merchants or countries in the last 24 hours.";
+    case ReasonGroup::kNewDeviceOrCountry:
+      return "The device or country is new for this card.";
+    case ReasonGroup::kCustomerVelocity:
+      return "The customer's recent activity is unusual.";
+    case ReasonGroup::kMerchantRisk:
+      return "The merchant's recent activity is unusual.";
+    case ReasonGroup::kDeviceVelocity:
+      return "The device has unusual recent activity.";
+    case ReasonGroup::kIpVelocity:
+      return "The IP address has unusual recent activity.";
+    case ReasonGroup::kTimeOfDay:
+      return "The transaction happened at an unusual time.";
+    case ReasonGroup::kChannelRisk:
+      return "The payment channel carries more risk.";
+    case ReasonGroup::kOther:
+      return "Other signals raised the risk.";
+  }
+  return "Other signals raised the risk.";
+}
+
+}  // namespace fraudguard
