@@ -35,6 +35,8 @@ constexpr int64_t kLingerMillis = 1000;
 // Rejected (over the connection limit) sockets lingering at once, per worker; beyond, closed
 // at once.
 constexpr size_t kMaxLingeringRejected = 256;
+// A connection idle this long gives its buffers back; a busy one keeps them.
+constexpr int64_t kReleaseIdleBuffersMillis = 1000;
 constexpr char kContinueResponse[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 int64_t NowMillis() {
@@ -88,6 +90,14 @@ public:
     return data_.get() + end_;
   }
   void Commit(size_t count) { end_ += count; }
+  // Frees the storage of an empty buffer.
+  void Release() {
+    if (empty()) {
+      data_.reset();
+      capacity_ = 0;
+    }
+  }
+  size_t capacity() const { return capacity_; }
 
 private:
   std::unique_ptr<char[]> data_;
@@ -708,6 +718,12 @@ private:
       } else if (!connection.close_after_write &&
                  now_ms_ - connection.last_activity_ms >= options_.idle_timeout_ms) {
         Close(connection);
+      } else if (now_ms_ - connection.last_activity_ms >= kReleaseIdleBuffersMillis &&
+                 connection.in.capacity() > 0) {
+        // Idle keep-alive connections can be many; they should not each hold a read buffer.
+        connection.in.Release();
+        std::string().swap(connection.out);
+        connection.out_sent = 0;
       }
     }
   }

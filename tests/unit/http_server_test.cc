@@ -418,6 +418,18 @@ TEST_F(HttpServerTest, ClientReconnectsAfterIdleClose) {
   EXPECT_EQ(server_->stats().accepted, 2u);
 }
 
+TEST_F(HttpServerTest, ConnectionIdleLongEnoughToFreeItsBuffersStillWorks) {
+  StartServer();
+  Client client("127.0.0.1", server_->port());
+  ASSERT_TRUE(client.Send("POST", "/a", std::string(50000, 'a')).ok());
+  // Past the point where the server frees an idle connection's buffers (one second).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  auto response = client.Send("POST", "/b", "again");
+  ASSERT_TRUE(response.ok()) << response.error();
+  EXPECT_EQ(response->body, "/b|again");
+  EXPECT_EQ(server_->stats().accepted, 1u);  // the same connection
+}
+
 TEST_F(HttpServerTest, BeforeSendRunsAfterHandlingAndBeforeTheResponseIsSent) {
   ServerOptions options;
   options.threads = 1;
