@@ -15,11 +15,6 @@ constexpr uint64_t kMerchantSeed = 0x4d45524348414e54ULL;
 constexpr uint64_t kCountrySeed = 0x434f554e54525900ULL;
 constexpr uint64_t kDeviceSeed = 0x4445564943450000ULL;
 
-// std::unordered_map node: next pointer and cached hash beside the value, plus a bucket slot.
-constexpr size_t kMapNodeOverhead = 2 * sizeof(void*) + sizeof(void*);
-// malloc bookkeeping for a separately allocated block.
-constexpr size_t kHeapBlockOverhead = 16;
-
 template <typename T>
 void Put(std::string& out, const T& value) {
   out.append(reinterpret_cast<const char*>(&value), sizeof(value));
@@ -81,18 +76,10 @@ int64_t ApplyUpdate(EntityRecord& record, const EntityUpdate& update) {
   return at_ms;
 }
 
-size_t AccountedRecordBytes(EntityType type) {
-  size_t bytes = sizeof(std::pair<const uint64_t, EntityRecord>) + kMapNodeOverhead;
-  if (type == EntityType::kCard) {
-    bytes += sizeof(CardExtras) + kHeapBlockOverhead;
-  }
-  return bytes;
-}
-
-void SerializeRecord(const EntityRecord& record, std::string& out) {
+void SerializeRecord(const EntityRecord& record, int64_t touched_ms, std::string& out) {
   Put(out, record.key);
   Put(out, static_cast<uint8_t>(record.type));
-  Put(out, record.touched_ms);
+  Put(out, touched_ms);
   const auto size = static_cast<uint8_t>(record.history.size());
   Put(out, size);
   for (int i = 0; i < size; ++i) {
@@ -112,11 +99,14 @@ void SerializeRecord(const EntityRecord& record, std::string& out) {
   }
 }
 
-bool DeserializeRecord(const std::string& data, size_t& offset, EntityRecord& record) {
+bool DeserializeRecord(const std::string& data,
+                       size_t& offset,
+                       EntityRecord& record,
+                       int64_t& touched_ms) {
   uint8_t type = 0;
   uint8_t size = 0;
   if (!Get(data, offset, record.key) || !Get(data, offset, type) ||
-      !Get(data, offset, record.touched_ms) || !Get(data, offset, size)) {
+      !Get(data, offset, touched_ms) || !Get(data, offset, size)) {
     return false;
   }
   if (type >= kEntityTypeCount || size > WindowHistogram::kCapacity) {

@@ -89,14 +89,10 @@ struct CardExtras {
   RecentSet<6> devices;
 };
 
-// One entity in the store. Records live in a node-based hash map (stable addresses) and are
-// linked into their shard's least-recently-used list.
+// One entity in the store (owned by its shard's EntityTable).
 struct EntityRecord {
   uint64_t key = 0;
   EntityType type = EntityType::kCard;
-  int64_t touched_ms = 0;  // Clock time of the last update, for idle eviction.
-  EntityRecord* lru_newer = nullptr;
-  EntityRecord* lru_older = nullptr;
   WindowHistogram history;
   std::unique_ptr<CardExtras> card;  // Cards only.
 };
@@ -112,13 +108,13 @@ uint32_t DeviceHash(std::string_view device_id);
 // WindowHistogram::Add). Creates the card extras of a card on first use.
 int64_t ApplyUpdate(EntityRecord& record, const EntityUpdate& update);
 
-// Bytes the store accounts for one record of `type`: the hash-map node, its bucket slot and
-// the card extras. Deterministic, so tests can assert the memory bound.
-size_t AccountedRecordBytes(EntityType type);
-
-// Snapshot form: appends the record to `out`; reads one back from `data` at `offset`, advancing
-// it. Returns false on truncated or invalid input. Native byte order (snapshots are local).
-void SerializeRecord(const EntityRecord& record, std::string& out);
-bool DeserializeRecord(const std::string& data, size_t& offset, EntityRecord& record);
+// Snapshot form: appends the record and its last-touched time to `out`; reads them back from
+// `data` at `offset`, advancing it. Returns false on truncated or invalid input. Native byte
+// order (snapshots are local to the machine).
+void SerializeRecord(const EntityRecord& record, int64_t touched_ms, std::string& out);
+bool DeserializeRecord(const std::string& data,
+                       size_t& offset,
+                       EntityRecord& record,
+                       int64_t& touched_ms);
 
 }  // namespace fraudguard

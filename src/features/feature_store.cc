@@ -10,20 +10,19 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <unordered_map>
 
 #include "core/json_writer.h"
 #include "core/log.h"
+#include "features/entity_hash.h"
 #include "features/feature_log.h"
 
 namespace fraudguard {
 
 struct alignas(64) FeatureStore::Shard {
   mutable std::mutex mutex;
-  std::unordered_map<uint64_t, EntityRecord> records;
-  EntityRecord* newest = nullptr;  // Head of the least-recently-used list.
-  EntityRecord* oldest = nullptr;
-  uint64_t seq = 0;  // Sequence number of the last update applied.
+  EntityTable table;
+  size_t sweep_cursor = 0;  // Next slot the incremental idle check looks at.
+  uint64_t seq = 0;         // Sequence number of the last update applied.
   uint64_t bytes = 0;
   uint64_t keys[kEntityTypeCount] = {};
   uint64_t evictions = 0;
@@ -249,69 +248,93 @@ FeatureStore::Shard& FeatureStore::ShardFor(uint64_t key) const {
   return shards_[key >> 56];  // Top byte; the table's buckets use the low bits.
 }
 
-void FeatureStore::Unlink(Shard& shard, EntityRecord& record) {
-  (record.lru_newer ? record.lru_newer->lru_older : shard.newest) = record.lru_older;
-  (record.lru_older ? record.lru_older->lru_newer : shard.oldest) = record.lru_newer;
-  record.lru_newer = nullptr;
-  record.lru_older = nullptr;
-}
-
-void FeatureStore::LinkNewest(Shard& shard, EntityRecord& record) {
-  record.lru_newer = nullptr;
-  record.lru_older = shard.newest;
-  (shard.newest ? shard.newest->lru_newer : shard.oldest) = &record;
-  shard.newest = &record;
-}
-
-void FeatureStore::Erase(Shard& shard, EntityRecord& record) {
-  Unlink(shard, record);
-  --shard.keys[static_cast<size_t>(record.type)];
-  shard.bytes -= AccountedRecordBytes(record.type);
-  shard.records.erase(record.key);
+void FeatureStore::EraseSlot(Shard& shard, size_t index) {
+  const EntityType type = shard.table.slot(index).record->type;
+  --shard.keys[static_cast<size_t>(type)];
+  shard.bytes -= AccountedRecordBytes(type);
+  shard.table.EraseAt(index);
 }
 
 EntityRecord& FeatureStore::Touch(Shard& shard, uint64_t key, EntityType type, int64_t now_ms) {
-  auto [it, inserted] = shard.records.try_emplace(key);
-  EntityRecord& record = it->second;
+  bool inserted = false;
+  const size_t index = shard.table.FindOrInsert(key, type, inserted);
+  EntityTable::Slot& slot = shard.table.slot(index);
+  slot.touched_ms = now_ms;
+  EntityRecord& record = *slot.record;  // Stays put when slots move.
   if (inserted) {
-    record.key = key;
-    record.type = type;
     ++shard.keys[static_cast<size_t>(type)];
     shard.bytes += AccountedRecordBytes(type);
-  } else {
-    Unlink(shard, record);
+    if (shard.table.size() > max_keys_per_shard_) {
+      EvictLeastRecentSample(shard, key);
+    }
   }
-  LinkNewest(shard, record);
-  record.touched_ms = now_ms;
-  while (shard.records.size() > max_keys_per_shard_) {
-    Erase(shard, *shard.oldest);  // Never `record`: it is the newest and the shard has others.
-    ++shard.evictions;
-  }
-  // A little idle eviction on every update keeps memory bounded between full sweeps.
-  EvictIdleInShard(shard, now_ms, 2);
+  EvictIdleIncrementally(shard, now_ms, key);
   return record;
 }
 
-size_t FeatureStore::EvictIdleInShard(Shard& shard, int64_t now_ms, size_t limit) {
-  if (options_.idle_eviction_ms <= 0) {
-    return 0;
+void FeatureStore::EvictLeastRecentSample(Shard& shard, uint64_t keep_key) {
+  // Approximate LRU without a linked list (which would cost two extra cache misses per update):
+  // of kEvictionSample consecutive slots from a position derived from the new key, evict the
+  // one touched longest ago.
+  constexpr size_t kEvictionSample = 16;
+  EntityTable& table = shard.table;
+  const size_t mask = table.capacity() - 1;
+  size_t position = table.HomeOf(MixBits64(keep_key));
+  ptrdiff_t victim = -1;
+  size_t sampled = 0;
+  for (size_t step = 0; step < table.capacity() && sampled < kEvictionSample; ++step) {
+    const EntityTable::Slot& slot = table.slot(position);
+    if (slot.record && slot.key != keep_key) {
+      ++sampled;
+      if (victim < 0 || slot.touched_ms < table.slot(static_cast<size_t>(victim)).touched_ms) {
+        victim = static_cast<ptrdiff_t>(position);
+      }
+    }
+    position = (position + 1) & mask;
   }
-  size_t evicted = 0;
-  while (evicted < limit && shard.oldest != nullptr &&
-         shard.oldest->touched_ms <= now_ms - options_.idle_eviction_ms) {
-    Erase(shard, *shard.oldest);
+  if (victim >= 0) {
+    EraseSlot(shard, static_cast<size_t>(victim));
     ++shard.evictions;
-    ++evicted;
   }
-  return evicted;
+}
+
+void FeatureStore::EvictIdleIncrementally(Shard& shard, int64_t now_ms, uint64_t keep_key) {
+  // A couple of slots per update: the whole table is swept every capacity/2 updates, which
+  // keeps idle entities from piling up between full EvictIdle() sweeps.
+  constexpr int kSlotsPerUpdate = 2;
+  if (options_.idle_eviction_ms <= 0 || shard.table.capacity() == 0) {
+    return;
+  }
+  for (int n = 0; n < kSlotsPerUpdate; ++n) {
+    const size_t index = shard.sweep_cursor++ & (shard.table.capacity() - 1);
+    const EntityTable::Slot& slot = shard.table.slot(index);
+    if (slot.record && slot.key != keep_key &&
+        slot.touched_ms <= now_ms - options_.idle_eviction_ms) {
+      EraseSlot(shard, index);
+      ++shard.evictions;
+    }
+  }
 }
 
 size_t FeatureStore::EvictIdle() {
+  if (options_.idle_eviction_ms <= 0) {
+    return 0;
+  }
   const int64_t now_ms = clock_.NowMillis();
   size_t evicted = 0;
-  for (size_t i = 0; i < kShardCount; ++i) {
-    std::lock_guard lock(shards_[i].mutex);
-    evicted += EvictIdleInShard(shards_[i], now_ms, std::numeric_limits<size_t>::max());
+  for (size_t s = 0; s < kShardCount; ++s) {
+    Shard& shard = shards_[s];
+    std::lock_guard lock(shard.mutex);
+    for (size_t i = 0; i < shard.table.capacity();) {
+      const EntityTable::Slot& slot = shard.table.slot(i);
+      if (slot.record && slot.touched_ms <= now_ms - options_.idle_eviction_ms) {
+        EraseSlot(shard, i);  // Another entry may shift into slot i: look at it again.
+        ++shard.evictions;
+        ++evicted;
+      } else {
+        ++i;
+      }
+    }
   }
   return evicted;
 }
@@ -369,8 +392,8 @@ void FeatureStore::Read(const Transaction& txn, FeatureVector& out) const {
     {
       const Shard& shard = ShardFor(update.key);
       std::lock_guard lock(shard.mutex);
-      if (auto it = shard.records.find(update.key); it != shard.records.end()) {
-        CopyRecordState(it->second, scratch);
+      if (const ptrdiff_t index = shard.table.Find(update.key); index >= 0) {
+        CopyRecordState(*shard.table.slot(static_cast<size_t>(index)).record, scratch);
       }
     }
     ApplyAndFill(scratch, update, out);
@@ -477,10 +500,12 @@ Status FeatureStore::WriteSnapshot(uint64_t generation) {
       Shard& shard = shards_[i];
       std::lock_guard lock(shard.mutex);
       PutValue(payload, shard.seq);
-      PutValue(payload, static_cast<uint32_t>(shard.records.size()));
-      // Oldest first, so loading in file order rebuilds the same LRU order.
-      for (const EntityRecord* r = shard.oldest; r != nullptr; r = r->lru_newer) {
-        SerializeRecord(*r, payload);
+      PutValue(payload, static_cast<uint32_t>(shard.table.size()));
+      for (size_t slot_index = 0; slot_index < shard.table.capacity(); ++slot_index) {
+        const EntityTable::Slot& slot = shard.table.slot(slot_index);
+        if (slot.record) {
+          SerializeRecord(*slot.record, slot.touched_ms, payload);
+        }
       }
     }
     chunk.clear();
@@ -567,14 +592,17 @@ Status FeatureStore::LoadSnapshot(const std::string& path, uint64_t generation) 
     }
     for (uint32_t r = 0; r < count; ++r) {
       EntityRecord loaded;
-      if (!DeserializeRecord(payload, payload_offset, loaded) || (loaded.key >> 56) != i) {
+      int64_t touched_ms = 0;
+      if (!DeserializeRecord(payload, payload_offset, loaded, touched_ms) ||
+          (loaded.key >> 56) != i || shard.table.Find(loaded.key) >= 0) {
         return Error{path + ": bad entity " + std::to_string(r) + " in shard " + std::to_string(i)};
       }
-      const int64_t touched_ms = loaded.touched_ms;
       EntityRecord& record = Touch(shard, loaded.key, loaded.type, now_ms);
-      record.touched_ms = touched_ms;
       record.history = loaded.history;
       record.card = std::move(loaded.card);
+      if (const ptrdiff_t index = shard.table.Find(loaded.key); index >= 0) {
+        shard.table.slot(static_cast<size_t>(index)).touched_ms = touched_ms;
+      }
     }
   }
   if (data.size() - offset != kMagicSize ||
@@ -624,9 +652,9 @@ Status FeatureStore::Recover() {
       for (size_t i = 0; i < kShardCount; ++i) {
         Shard& shard = shards_[i];
         std::lock_guard lock(shard.mutex);
-        while (shard.oldest != nullptr) {
-          Erase(shard, *shard.oldest);
-        }
+        shard.table = EntityTable();
+        std::fill(std::begin(shard.keys), std::end(shard.keys), 0);
+        shard.bytes = 0;
         shard.seq = 0;
         shard.evictions = 0;
       }
@@ -780,11 +808,11 @@ bool FeatureStore::DescribeEntity(EntityType type,
   const uint64_t key = EntityKey(type, id);
   const Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mutex);
-  const auto it = shard.records.find(key);
-  if (it == shard.records.end() || it->second.history.empty()) {
+  const ptrdiff_t index = shard.table.Find(key);
+  if (index < 0 || shard.table.slot(static_cast<size_t>(index)).record->history.empty()) {
     return false;
   }
-  const EntityRecord& record = it->second;
+  const EntityRecord& record = *shard.table.slot(static_cast<size_t>(index)).record;
   const int64_t newest_ms = record.history.newest_ms();
   json_out.clear();
   JsonWriter json(json_out);

@@ -4,9 +4,11 @@
 // Concurrency: entities are spread over kShardCount shards by key hash, each with its own mutex;
 // an update locks only the shard of each entity it touches, one at a time.
 //
-// Memory: each shard keeps at most max_keys / kShardCount entities (an approximate global LRU)
-// and drops entities not updated for idle_eviction_ms (checked cheaply on every update and fully
-// by EvictIdle(), which the background thread runs each snapshot interval).
+// Memory: each shard keeps at most max_keys / kShardCount entities. Over budget, it evicts the
+// least recently updated of 16 sampled entities (approximate LRU, as Redis does, instead of a
+// linked list that would cost cache misses on every update). Entities not updated for
+// idle_eviction_ms are dropped: two slots are checked on every update and EvictIdle(), run by
+// the background thread each snapshot interval, sweeps everything.
 //
 // Durability (when data_dir is set):
 //   * Every entity update appends a log record {shard, shard_seq, entity, timestamp, amount,
@@ -44,6 +46,7 @@
 #include "core/result.h"
 #include "core/transaction.h"
 #include "features/entity_state.h"
+#include "features/entity_table.h"
 #include "features/feature_schema.h"
 
 namespace fraudguard {
@@ -112,12 +115,12 @@ private:
   FeatureStore(const FeatureStoreOptions& options, const Clock& clock);
 
   Shard& ShardFor(uint64_t key) const;
-  // Finds or creates the record under the shard's lock, marking it most recently used.
+  // Finds or creates the record under the shard's lock and marks it touched now; evicts to stay
+  // within the shard's key budget (never `key` itself).
   EntityRecord& Touch(Shard& shard, uint64_t key, EntityType type, int64_t now_ms);
-  void Unlink(Shard& shard, EntityRecord& record);
-  void LinkNewest(Shard& shard, EntityRecord& record);
-  void Erase(Shard& shard, EntityRecord& record);
-  size_t EvictIdleInShard(Shard& shard, int64_t now_ms, size_t limit);
+  void EraseSlot(Shard& shard, size_t index);
+  void EvictLeastRecentSample(Shard& shard, uint64_t keep_key);
+  void EvictIdleIncrementally(Shard& shard, int64_t now_ms, uint64_t keep_key);
 
   // Label-driven features (see feature_schema.h); none yet.
   void FillLabelFeatures(const Transaction& txn, FeatureVector& out) const;

@@ -264,6 +264,7 @@ TEST(FeatureStoreTest, LeastRecentlyUsedKeysAreEvictedAtMaxKeys) {
   for (int i = 0; i < 5000; ++i) {
     cold.card_id = "cold-" + std::to_string(i);
     cold.timestamp_ms = hot.timestamp_ms = kStart + i;
+    clock.Advance(1);  // Eviction picks the least recently touched of a sample.
     store->UpdateAndRead(cold, out, 0);
     store->UpdateAndRead(hot, out, 0);
   }
