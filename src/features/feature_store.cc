@@ -21,6 +21,9 @@ namespace fraudguard {
 struct alignas(64) FeatureStore::Shard {
   mutable std::mutex mutex;
   EntityTable table;
+  // Slot array address and mask for lock-free prefetching; refreshed under the lock on insert.
+  std::atomic<uintptr_t> slots_hint{0};
+  std::atomic<size_t> mask_hint{0};
   size_t sweep_cursor = 0;  // Next slot the incremental idle check looks at.
   uint64_t seq = 0;         // Sequence number of the last update applied.
   uint64_t bytes = 0;
@@ -141,8 +144,10 @@ void ApplyAndFill(EntityRecord& record, const EntityUpdate& update, FeatureVecto
 
   ApplyUpdate(record, update);
 
+  WindowAggregate windows[kWindowCount];
+  record.history.AggregateWindows(at_ms, kWindowMillis.data(), kWindowCount, windows);
   for (size_t w = 0; w < kWindowCount; ++w) {
-    const WindowAggregate window = record.history.Aggregate(at_ms, kWindowMillis[w]);
+    const WindowAggregate& window = windows[w];
     out[EntityWindowFeature(type, w, WindowStat::kCount)] = ToFeature(window.count);
     out[EntityWindowFeature(type, w, WindowStat::kSum)] = ToFeature(window.sum);
     out[EntityWindowFeature(type, w, WindowStat::kMean)] = ToFeature(window.mean);
@@ -262,6 +267,9 @@ EntityRecord& FeatureStore::Touch(Shard& shard, uint64_t key, EntityType type, i
   slot.touched_ms = now_ms;
   EntityRecord& record = *slot.record;  // Stays put when slots move.
   if (inserted) {
+    shard.slots_hint.store(reinterpret_cast<uintptr_t>(&shard.table.slot(0)),
+                           std::memory_order_relaxed);
+    shard.mask_hint.store(shard.table.capacity() - 1, std::memory_order_relaxed);
     ++shard.keys[static_cast<size_t>(type)];
     shard.bytes += AccountedRecordBytes(type);
     if (shard.table.size() > max_keys_per_shard_) {
@@ -299,9 +307,9 @@ void FeatureStore::EvictLeastRecentSample(Shard& shard, uint64_t keep_key) {
 }
 
 void FeatureStore::EvictIdleIncrementally(Shard& shard, int64_t now_ms, uint64_t keep_key) {
-  // A couple of slots per update: the whole table is swept every capacity/2 updates, which
+  // One slot per update: the whole table is swept every `capacity` updates of the shard, which
   // keeps idle entities from piling up between full EvictIdle() sweeps.
-  constexpr int kSlotsPerUpdate = 2;
+  constexpr int kSlotsPerUpdate = 1;
   if (options_.idle_eviction_ms <= 0 || shard.table.capacity() == 0) {
     return;
   }
@@ -339,21 +347,58 @@ size_t FeatureStore::EvictIdle() {
   return evicted;
 }
 
+void FeatureStore::PrefetchEntities(const uint64_t* keys, size_t count) const {
+  // With millions of entities nearly every slot and record is a cache miss, and handled one
+  // entity at a time they would be paid one after another. Prefetching all slots first (through
+  // lock-free address hints; a prefetch of a stale address is harmless), then all records, lets
+  // the misses overlap.
+  for (size_t i = 0; i < count; ++i) {
+    const Shard& shard = ShardFor(keys[i]);
+    const uintptr_t base = shard.slots_hint.load(std::memory_order_relaxed);
+    const size_t mask = shard.mask_hint.load(std::memory_order_relaxed);
+    if (base != 0) {
+      __builtin_prefetch(reinterpret_cast<const void*>(
+          base + (static_cast<size_t>(keys[i]) & mask) * sizeof(EntityTable::Slot)));
+    }
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const Shard& shard = ShardFor(keys[i]);
+    std::lock_guard lock(shard.mutex);
+    if (const ptrdiff_t index = shard.table.Find(keys[i]); index >= 0) {
+      const char* record =
+          reinterpret_cast<const char*>(shard.table.slot(static_cast<size_t>(index)).record.get());
+      for (size_t offset = 0; offset < sizeof(EntityRecord); offset += 64) {
+        __builtin_prefetch(record + offset);
+      }
+    }
+  }
+}
+
 void FeatureStore::UpdateAndRead(const Transaction& txn, FeatureVector& out, int worker) {
   FillTransactionFeatures(txn, out);
   const int64_t now_ms = clock_.NowMillis();
   const bool durable = !options_.data_dir.empty();
+  uint64_t keys[kEntityTypeCount];
+  size_t key_count = 0;
+  for (size_t e = 0; e < kEntityTypeCount; ++e) {
+    const std::string_view id = EntityId(txn, static_cast<EntityType>(e));
+    if (!id.empty()) {
+      keys[key_count++] = EntityKey(static_cast<EntityType>(e), id);
+    }
+  }
+  PrefetchEntities(keys, key_count);
+
   char encoded[kEntityTypeCount * kLogRecordSize];
   size_t encoded_bytes = 0;
+  size_t next_key = 0;
   for (size_t e = 0; e < kEntityTypeCount; ++e) {
     const auto type = static_cast<EntityType>(e);
-    const std::string_view id = EntityId(txn, type);
-    if (id.empty()) {
+    if (EntityId(txn, type).empty()) {
       FillMissing(type, out);
       continue;
     }
     LogRecord log_record;
-    log_record.update = MakeUpdate(txn, type, EntityKey(type, id));
+    log_record.update = MakeUpdate(txn, type, keys[next_key++]);
     log_record.shard = static_cast<uint16_t>(log_record.update.key >> 56);
     Shard& shard = shards_[log_record.shard];
     {

@@ -7,7 +7,7 @@
 // Memory: each shard keeps at most max_keys / kShardCount entities. Over budget, it evicts the
 // least recently updated of 16 sampled entities (approximate LRU, as Redis does, instead of a
 // linked list that would cost cache misses on every update). Entities not updated for
-// idle_eviction_ms are dropped: two slots are checked on every update and EvictIdle(), run by
+// idle_eviction_ms are dropped: one slot is checked on every update and EvictIdle(), run by
 // the background thread each snapshot interval, sweeps everything.
 //
 // Durability (when data_dir is set):
@@ -119,6 +119,7 @@ private:
   // within the shard's key budget (never `key` itself).
   EntityRecord& Touch(Shard& shard, uint64_t key, EntityType type, int64_t now_ms);
   void EraseSlot(Shard& shard, size_t index);
+  void PrefetchEntities(const uint64_t* keys, size_t count) const;
   void EvictLeastRecentSample(Shard& shard, uint64_t keep_key);
   void EvictIdleIncrementally(Shard& shard, int64_t now_ms, uint64_t keep_key);
 

@@ -89,39 +89,75 @@ void WindowHistogram::MergeClosestPair(int64_t now_ms) {
   --size_;
 }
 
-WindowAggregate WindowHistogram::Aggregate(int64_t now_ms, int64_t window_ms) const {
-  const int64_t start_ms = now_ms - window_ms;  // Exclusive.
+namespace {
+
+// Running totals of a set of summaries, kept relative to a reference value near the data so
+// that the variance needs no division per summary and suffers no catastrophic cancellation.
+struct Totals {
   double count = 0;
-  double mean = 0;
-  double m2 = 0;
-  for (int i = size_ - 1; i >= 0; --i) {
+  double shifted_sum = 0;     // Sum of (x - reference).
+  double shifted_sum_sq = 0;  // Sum of (x - reference)^2.
+
+  void Add(const WindowHistogram::Summary& s, double reference, double share) {
+    const double count_share = s.count * share;
+    const double shift = s.mean - reference;
+    count += count_share;
+    shifted_sum += count_share * shift;
+    shifted_sum_sq += share * s.m2 + count_share * shift * shift;
+  }
+
+  WindowAggregate Finish(double reference) const {
+    WindowAggregate result;
+    result.count = count;
+    if (count <= 0) {
+      result.mean = kNaN;
+      result.std = kNaN;
+      return result;
+    }
+    const double shifted_mean = shifted_sum / count;
+    result.mean = reference + shifted_mean;
+    result.sum = reference * count + shifted_sum;
+    result.std = std::sqrt(std::max(shifted_sum_sq / count - shifted_mean * shifted_mean, 0.0));
+    return result;
+  }
+};
+
+}  // namespace
+
+void WindowHistogram::AggregateWindows(int64_t now_ms,
+                                       const int64_t* windows_ms,
+                                       size_t window_count,
+                                       WindowAggregate* out) const {
+  const double reference = size_ > 0 ? summaries_[size_ - 1].mean : 0.0;
+  Totals totals;
+  size_t w = 0;  // Windows before w are finished.
+  for (int i = size_ - 1; i >= 0 && w < window_count; --i) {
     const Summary& s = summaries_[i];
-    if (s.last_ms <= start_ms) {
-      break;  // This and every older summary are outside the window.
-    }
     if (s.last_ms > now_ms) {
-      continue;  // Newer than the window's end (only when asked about the past).
+      continue;  // Newer than the windows' end (only when asked about the past).
     }
+    // Windows starting at or after this summary's end are complete.
+    while (w < window_count && s.last_ms <= now_ms - windows_ms[w]) {
+      out[w++] = totals.Finish(reference);
+    }
+    // Windows starting inside this summary take a linear share of it (span_ms > 0 here).
     const int64_t first_ms = s.last_ms - s.span_ms;
-    if (first_ms > start_ms) {
-      Combine(count, mean, m2, s.count, s.mean, s.m2);
-    } else {
-      // Straddles the start: first_ms <= start_ms < last_ms, so span_ms > 0.
-      const double share = static_cast<double>(s.last_ms - start_ms) / s.span_ms;
-      Combine(count, mean, m2, s.count * share, s.mean, s.m2 * share);
-      break;
+    while (w < window_count && first_ms <= now_ms - windows_ms[w]) {
+      Totals partial = totals;
+      partial.Add(s, reference,
+                  static_cast<double>(s.last_ms - (now_ms - windows_ms[w])) / s.span_ms);
+      out[w++] = partial.Finish(reference);
     }
+    totals.Add(s, reference, 1.0);
   }
+  while (w < window_count) {
+    out[w++] = totals.Finish(reference);
+  }
+}
+
+WindowAggregate WindowHistogram::Aggregate(int64_t now_ms, int64_t window_ms) const {
   WindowAggregate result;
-  result.count = count;
-  if (count > 0) {
-    result.sum = mean * count;
-    result.mean = mean;
-    result.std = std::sqrt(std::max(m2 / count, 0.0));
-  } else {
-    result.mean = kNaN;
-    result.std = kNaN;
-  }
+  AggregateWindows(now_ms, &window_ms, 1, &result);
   return result;
 }
 

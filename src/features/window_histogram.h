@@ -3,7 +3,8 @@
 // Design: a short, time-ordered array of summaries (an exponential-histogram-like sketch).
 // Each summary covers the events in [last_ms - span_ms, last_ms] with their count, mean and sum
 // of squared deviations (m2, merged with Chan's parallel formula, which stays accurate where
-// sum/sum-of-squares would cancel). Every new event gets its own summary. When the array is
+// sum/sum-of-squares would cancel; windows are summed relative to a nearby reference value for
+// the same reason). Every new event gets its own summary. When the array is
 // full, the adjacent pair whose merged span is smallest relative to its age is merged, so recent
 // events keep fine resolution and old ones share coarse summaries. Summaries that end more than
 // 30 days (the longest window) before the newest event are dropped.
@@ -24,6 +25,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace fraudguard {
@@ -54,6 +56,11 @@ public:
 
   // Statistics of events in (now_ms - window_ms, now_ms]. `now_ms` should be >= newest_ms().
   WindowAggregate Aggregate(int64_t now_ms, int64_t window_ms) const;
+  // Aggregate() for several windows in one pass; `windows_ms` must be ascending.
+  void AggregateWindows(int64_t now_ms,
+                        const int64_t* windows_ms,
+                        size_t window_count,
+                        WindowAggregate* out) const;
   // Count of the summary straddling the window's start (0 if none): the error bound above.
   uint32_t StraddlingCount(int64_t now_ms, int64_t window_ms) const;
 
