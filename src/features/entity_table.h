@@ -5,6 +5,7 @@
 // 24-byte slot (linear probing, load factor at most 1/2) and one on the record. The slot also
 // holds the last-touched time, so eviction scans read only the compact slot array.
 //
+// TODO: shrink the slot array after mass eviction; today it keeps its peak size.
 // Deletion uses backward shifting (no tombstones). Slot references are invalidated by any
 // insert or erase.
 #pragma once

@@ -33,8 +33,11 @@ struct alignas(64) FeatureStore::Shard {
 
 struct FeatureStore::Worker {
   std::mutex mutex;
-  std::string buffer;  // Encoded log records not yet committed; always whole records.
-  int fd = -1;         // Current segment, or -1.
+  // Encoded log records not yet committed; always whole records.
+  // TODO: bound this buffer. It grows without limit if Commit keeps failing (disk full); the
+  // server answers 503 meanwhile, but memory should be capped and the store marked unhealthy.
+  std::string buffer;
+  int fd = -1;  // Current segment, or -1.
   uint64_t segment_generation = 0;
   uint64_t next_part = 0;
 };
