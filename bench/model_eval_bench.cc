@@ -16,7 +16,7 @@ namespace fraudguard {
 namespace {
 
 constexpr size_t kFeatures = 100;
-constexpr size_t kTrainRows = 4000;
+constexpr size_t kTrainRows = 2000;
 constexpr size_t kProbeRows = 1024;
 
 struct BenchModel {

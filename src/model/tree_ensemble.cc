@@ -16,8 +16,7 @@ using simdjson::ondemand::json_type;
 using simdjson::ondemand::object;
 using simdjson::ondemand::value;
 
-constexpr uint32_t kMissingRightBit = uint32_t{1} << 31;
-constexpr uint32_t kFeatureMask = kMissingRightBit - 1;
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // Returns early from the enclosing function when a Status or Result holds an error.
@@ -539,8 +538,8 @@ Result<TreeEnsemble> TreeEnsemble::FromXgboostJson(std::string_view json) {
       Node node{};
       if (tree.left_children[id] == -1) {
         node.threshold = kNaN;
-        node.feature_and_missing_right = 0;
-        node.left = static_cast<int32_t>(pos);
+        node.value_slot = 0;
+        node.left = static_cast<uint32_t>(span.first_node + pos);
         node.leaf_value = tree.split_conditions[id];
       } else {
         if (!(hessian > 0.0F)) {
@@ -548,9 +547,9 @@ Result<TreeEnsemble> TreeEnsemble::FromXgboostJson(std::string_view json) {
                             "a split needs a positive hessian sum");
         }
         node.threshold = tree.split_conditions[id];
-        node.feature_and_missing_right = static_cast<uint32_t>(tree.split_indices[id]) |
-                                         (tree.default_left[id] != 0 ? 0 : kMissingRightBit);
-        node.left = new_index[tree.left_children[id]];
+        node.value_slot = 2 * static_cast<uint32_t>(tree.split_indices[id]) +
+                          (tree.default_left[id] != 0 ? 0 : 1);
+        node.left = span.first_node + static_cast<uint32_t>(new_index[tree.left_children[id]]);
         node.leaf_value = 0.0F;
       }
       ensemble.nodes_.push_back(node);
@@ -559,45 +558,104 @@ Result<TreeEnsemble> TreeEnsemble::FromXgboostJson(std::string_view json) {
     // Mean values bottom-up (children always come after their parent), with XGBoost's float
     // operation order so that Explain reproduces its numbers.
     const size_t first = span.first_node;
-    ensemble.node_mean_values_.resize(ensemble.nodes_.size());
+    std::vector<float>& means = ensemble.node_mean_values_;
+    means.resize(ensemble.nodes_.size());
     for (size_t pos = order.size(); pos-- > 0;) {
       const Node& node = ensemble.nodes_[first + pos];
-      if (node.left == static_cast<int32_t>(pos)) {
-        ensemble.node_mean_values_[first + pos] = node.leaf_value;
+      if (node.left == first + pos) {
+        means[first + pos] = node.leaf_value;
         continue;
       }
-      const size_t left = static_cast<size_t>(node.left);
-      float mean = ensemble.node_mean_values_[first + left] * hessian_of[left];
-      mean += ensemble.node_mean_values_[first + left + 1] * hessian_of[left + 1];
+      const size_t left = node.left - first;
+      float mean = means[first + left] * hessian_of[left];
+      mean += means[first + left + 1] * hessian_of[left + 1];
       mean /= hessian_of[pos];
-      ensemble.node_mean_values_[first + pos] = mean;
+      means[first + pos] = mean;
     }
     ensemble.max_depth_ = std::max<size_t>(ensemble.max_depth_, tree_depth);
     ensemble.trees_.push_back(span);
   }
+
+  for (size_t group = 0; group < ensemble.trees_.size() / kTreesPerGroup; ++group) {
+    uint32_t depth = 0;
+    for (size_t lane = 0; lane < kTreesPerGroup; ++lane) {
+      depth = std::max(depth, ensemble.trees_[group * kTreesPerGroup + lane].depth);
+    }
+    ensemble.group_depths_.push_back(depth);
+  }
   return ensemble;
 }
+
+namespace {
+
+// Writes the two value slots of every feature (see Node::value_slot): the value itself in both,
+// or for a missing value -infinity (sorts left of every finite threshold) in the first and
+// +infinity (sorts right) in the second.
+void ExpandValues(std::span<const float> features, float* slots) {
+  for (size_t f = 0; f < features.size(); ++f) {
+    const float value = features[f];
+    const bool missing = std::isnan(value);
+    slots[2 * f] = missing ? -kInfinity : value;
+    slots[2 * f + 1] = missing ? kInfinity : value;
+  }
+}
+
+// Per-thread scratch for ExpandValues: grows to the largest feature count once, then is reused.
+float* SlotBuffer(size_t num_features) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < 2 * num_features) {
+    buffer.resize(2 * num_features);
+  }
+  return buffer.data();
+}
+
+// One step down a tree from the node at absolute index `index`; a leaf returns itself (its NaN
+// threshold makes the comparison false and it is its own left child). XGBoost's rule "value <
+// threshold goes left" is "value >= threshold goes right" for the non-NaN slot values.
+inline uint32_t Step(const TreeEnsemble::Node* nodes, const float* slots, uint32_t index) {
+  const TreeEnsemble::Node& node = nodes[index];
+  return node.left + static_cast<uint32_t>(slots[node.value_slot] >= node.threshold);
+}
+
+}  // namespace
 
 float TreeEnsemble::PredictMargin(std::span<const float> features) const {
   if (features.size() != num_features_) {
     return kNaN;
   }
-  const float* values = features.data();
+  float* values = SlotBuffer(num_features_);
+  ExpandValues(features, values);
   const Node* nodes = nodes_.data();
   float margin = base_margin_;
-  for (const TreeSpan& tree : trees_) {
-    const Node* root = nodes + tree.first_node;
-    int32_t index = 0;
-    // A fixed number of steps per tree; leaves point at themselves and have a NaN threshold, so
-    // both comparisons are false there and the walk stays put.
-    for (uint32_t level = 0; level < tree.depth; ++level) {
-      const Node& node = root[index];
-      const float value = values[node.feature_and_missing_right & kFeatureMask];
-      const bool missing_right = (node.feature_and_missing_right & kMissingRightBit) != 0;
-      const bool go_right = (value >= node.threshold) | (std::isnan(value) & missing_right);
-      index = node.left + static_cast<int32_t>(go_right);
+  // Trees are walked kTreesPerGroup at a time in lockstep: each walk is a chain of dependent
+  // loads, and interleaving independent chains lets the CPU overlap their latencies. Leaves
+  // point at themselves, so walking a group to its deepest leaf is harmless for shallower trees.
+  const size_t grouped_trees = group_depths_.size() * kTreesPerGroup;
+  for (size_t group = 0; group < group_depths_.size(); ++group) {
+    const TreeSpan* spans = &trees_[group * kTreesPerGroup];
+    uint32_t index[kTreesPerGroup];
+#pragma GCC unroll 8
+    for (size_t lane = 0; lane < kTreesPerGroup; ++lane) {
+      index[lane] = spans[lane].first_node;
     }
-    margin += root[index].leaf_value;
+    for (uint32_t level = 0; level < group_depths_[group]; ++level) {
+#pragma GCC unroll 8
+      for (size_t lane = 0; lane < kTreesPerGroup; ++lane) {
+        index[lane] = Step(nodes, values, index[lane]);
+      }
+    }
+    // Summed in tree order, as XGBoost does.
+#pragma GCC unroll 8
+    for (size_t lane = 0; lane < kTreesPerGroup; ++lane) {
+      margin += nodes[index[lane]].leaf_value;
+    }
+  }
+  for (size_t tree = grouped_trees; tree < trees_.size(); ++tree) {
+    uint32_t index = trees_[tree].first_node;
+    for (uint32_t level = 0; level < trees_[tree].depth; ++level) {
+      index = Step(nodes, values, index);
+    }
+    margin += nodes[index].leaf_value;
   }
   return margin;
 }
@@ -613,7 +671,10 @@ float TreeEnsemble::Explain(std::span<const float> features, std::span<float> co
     return kNaN;
   }
   std::fill(contributions.begin(), contributions.end(), 0.0F);
-  const float* values = features.data();
+  float* values = SlotBuffer(num_features_);
+  ExpandValues(features, values);
+  const Node* nodes = nodes_.data();
+  const float* means = node_mean_values_.data();
   float margin = base_margin_;
   float& bias = contributions[num_features_];
   // One tree's credits per distinct feature on the path, summed before they are added to the
@@ -621,39 +682,32 @@ float TreeEnsemble::Explain(std::span<const float> features, std::span<float> co
   uint32_t path_features[kMaxTreeDepth];
   float path_credits[kMaxTreeDepth];
   for (const TreeSpan& tree : trees_) {
-    const Node* root = nodes_.data() + tree.first_node;
-    const float* means = node_mean_values_.data() + tree.first_node;
-    float node_value = means[0];
+    uint32_t index = tree.first_node;
+    float node_value = means[index];
     bias += node_value;
     size_t path_length = 0;
-    int32_t index = 0;
-    while (root[index].left != index) {
-      const Node& node = root[index];
-      const uint32_t feature = node.feature_and_missing_right & kFeatureMask;
-      const float value = values[feature];
-      const bool go_right = std::isnan(value)
-                                ? (node.feature_and_missing_right & kMissingRightBit) != 0
-                                : !(value < node.threshold);
-      index = node.left + static_cast<int32_t>(go_right);
+    while (nodes[index].left != index) {
+      const uint32_t feature = nodes[index].value_slot / 2;
+      index = Step(nodes, values, index);
       const float child_value = means[index];
       const float credit = child_value - node_value;
-      size_t slot = 0;
-      while (slot < path_length && path_features[slot] != feature) {
-        ++slot;
+      size_t entry = 0;
+      while (entry < path_length && path_features[entry] != feature) {
+        ++entry;
       }
-      if (slot == path_length) {
+      if (entry == path_length) {
         path_features[path_length] = feature;
         path_credits[path_length] = credit;
         ++path_length;
       } else {
-        path_credits[slot] += credit;
+        path_credits[entry] += credit;
       }
       node_value = child_value;
     }
-    for (size_t slot = 0; slot < path_length; ++slot) {
-      contributions[path_features[slot]] += path_credits[slot];
+    for (size_t entry = 0; entry < path_length; ++entry) {
+      contributions[path_features[entry]] += path_credits[entry];
     }
-    margin += root[index].leaf_value;
+    margin += nodes[index].leaf_value;
   }
   bias += base_margin_;
   return margin;

@@ -2,9 +2,9 @@
 //
 // XGBoost's JSON model is parsed and validated once, then every tree is renumbered breadth-first
 // into one flat array of 16-byte nodes (the two children of a split are adjacent) and the trees
-// are laid out back to back. Prediction walks each tree for a fixed number of levels without a
-// data-dependent branch: a leaf points at itself, so walks that reach a leaf early stay there.
-// That keeps a 300-tree depth-6 ensemble around a microsecond per prediction.
+// are laid out back to back. Prediction walks groups of trees in lockstep for a fixed number of
+// levels, one comparison per step and no data-dependent branch: a leaf points at itself, so walks
+// that reach a leaf early stay there. See bench/model_eval_bench.cc for the cost.
 //
 // Results match XGBoost's CPU predictor: `value < threshold` goes left, NaN (missing) goes the
 // split's default direction, and the margin is accumulated in float in tree order starting from
@@ -65,20 +65,26 @@ public:
 
   // One node of the flat layout. Public so that the layout's size can be checked at compile time.
   struct Node {
-    // Splits send a value left when value < threshold. NaN for leaves, so that no value compares
-    // greater-or-equal and every walk stays at the leaf.
+    // Splits send a value right when value >= threshold (XGBoost: value < threshold goes left).
+    // Always finite for splits; NaN for leaves, so that no value compares greater-or-equal.
     float threshold;
-    // Low 31 bits: split feature index (0 for leaves). Top bit: missing values go right.
-    uint32_t feature_and_missing_right;
-    // Index, within the tree, of the left child; the right child is left + 1. A leaf points at
-    // itself.
-    int32_t left;
+    // Where the split reads its value: 2 * feature + (1 if missing values go right, else 0).
+    // Before walking, each feature's value is written to both of its slots, and a missing value
+    // becomes -infinity in slot 0 and +infinity in slot 1, so one comparison also handles the
+    // default direction. 0 for leaves.
+    uint32_t value_slot;
+    // Index into the ensemble's node array of the left child; the right child is left + 1. A
+    // leaf points at itself.
+    uint32_t left;
     // The leaf's output (learning rate already applied by XGBoost); 0 for splits.
     float leaf_value;
   };
   static_assert(sizeof(Node) == 16);
 
 private:
+  // Trees walked together by PredictMargin (see there).
+  static constexpr size_t kTreesPerGroup = 8;
+
   struct TreeSpan {
     uint32_t first_node;  // index into nodes_ of the tree's root
     uint32_t depth;       // levels to walk from the root to reach any leaf
@@ -90,6 +96,8 @@ private:
   std::vector<std::string> feature_names_;
   std::vector<Node> nodes_;
   std::vector<TreeSpan> trees_;
+  // Per full group of kTreesPerGroup consecutive trees: the deepest of their depths.
+  std::vector<uint32_t> group_depths_;
   // Parallel to nodes_: hessian-weighted mean output of each node's subtree, for Explain.
   std::vector<float> node_mean_values_;
 };
