@@ -15,6 +15,8 @@ namespace fraudguard {
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
+// Accounts younger than this count as young (see young_account_big_purchase_factor).
+constexpr int64_t kYoungAccountDays = 90;
 constexpr double kGridSize = 100;  // the world is a kGridSize x kGridSize square
 // Above this many customer-terminal pairs (about 4 bytes each) the radius is reduced.
 constexpr double kMaxNeighbourPairs = 3e8;
@@ -147,6 +149,8 @@ std::string ClampOptions(SimulationOptions& o, int& count) {
   Clamp(o.bust_out_accounts_per_day, 0.0, 1000.0, "bust_out_accounts_per_day", changed, count);
   Clamp(o.bust_out_mean_delay_days, 0.0, 60.0, "bust_out_mean_delay_days", changed, count);
   Clamp(o.big_purchase_rate, 0.0, 1.0, "big_purchase_rate", changed, count);
+  Clamp(o.young_account_big_purchase_factor, 1.0, 100.0, "young_account_big_purchase_factor",
+        changed, count);
   Clamp(o.incomplete_rate, 0.0, 1.0, "incomplete_rate", changed, count);
   Clamp(o.travel_rate, 0.0, 1.0, "travel_rate", changed, count);
   Clamp(o.young_account_share, 0.0, 1.0, "young_account_share", changed, count);
@@ -213,6 +217,8 @@ struct Simulator::Event {
   uint8_t scenario = kScenarioGenuine;
   bool fraud = false;
   bool card_missing = false;
+  // The request carried only transaction-level fields (amount, time, account age): no ids.
+  bool ids_missing = false;
 };
 
 // A fraudster's account heading for a bust-out (scenario 6).
@@ -384,6 +390,9 @@ void Simulator::GenerateDay(int day) {
       if (kind >= 0.5) {  // no card (a quarter), or nothing
         event.card_missing = true;
       }
+      if (kind >= 0.75) {  // nothing: no customer, merchant or place either
+        event.ids_missing = true;
+      }
     }
   }
   for (size_t i = 0; i < day_events_.size(); ++i) {
@@ -446,7 +455,13 @@ void Simulator::AddGenuinePurchases(int day) {
         if (account.open_ms > day_start_ms + event.time_ms) {
           continue;  // opened later today
         }
-        if (random_.Bernoulli(options_.big_purchase_rate)) {
+        // New customers furnish their first months: big tickets come more often then.
+        const bool young_account =
+            day_start_ms + event.time_ms - account.open_ms < kYoungAccountDays * kDayMs;
+        const double big_purchase_rate =
+            options_.big_purchase_rate *
+            (young_account ? options_.young_account_big_purchase_factor : 1.0);
+        if (random_.Bernoulli(std::min(1.0, big_purchase_rate))) {
           amount = RoundToCents(std::min(20000.0, std::exp(random_.Normal(std::log(350), 0.6))));
         }
         const double channel = random_.Uniform();
@@ -639,6 +654,19 @@ void Simulator::Emit(const Event& event, LabelledTransaction& out) {
     txn.card_id.clear();
   } else {
     AssignNumber(txn.card_id, "c", static_cast<uint64_t>(event.account));
+  }
+  if (event.ids_missing) {
+    txn.customer_id.clear();
+    txn.merchant_id.clear();
+    txn.merchant_category.clear();
+    txn.country.clear();
+    txn.currency.clear();
+    txn.device_id.clear();
+    txn.ip.clear();
+    txn.channel.clear();
+    txn.user_age_days = event.age_days >= 0 ? static_cast<double>(event.age_days)
+                                            : std::numeric_limits<double>::quiet_NaN();
+    return;
   }
   AssignNumber(txn.customer_id, "u", static_cast<uint64_t>(event.account));
   AssignNumber(txn.merchant_id, "m", static_cast<uint64_t>(event.terminal));

@@ -97,8 +97,11 @@ struct SimulationOptions {
   double bust_out_mean_delay_days = 10;
   // Share of genuine purchases that are a big-ticket item (median ~350, up to a few thousand).
   double big_purchase_rate = 0.006;
-  // Share of requests, in both classes, lacking the card, the device or the IP (or all three).
-  double incomplete_rate = 0.03;
+  // How many times as often accounts in their first 90 days make a big-ticket purchase.
+  double young_account_big_purchase_factor = 10;
+  // Share of requests, in both classes, lacking the device and IP (half of them), the card (a
+  // quarter), or every id, carrying only amount, time and account age (a quarter).
+  double incomplete_rate = 0.06;
   // Share of genuine purchases made abroad (another country than the customer's home).
   double travel_rate = 0.015;
   // Account ages at the start: `young_account_share` opened in the 90 days before, and
