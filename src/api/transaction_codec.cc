@@ -50,7 +50,10 @@ std::string JoinField(std::string_view prefix, std::string_view name) {
   return field;
 }
 
-// A process-wide random prefix keeps generated ids unique across restarts.
+// Generated ids: a process-wide random prefix keeps them unique across restarts, and one
+// process-wide sequence keeps them unique across the workers' decoders.
+std::atomic<uint64_t> generated_id_sequence{0};
+
 uint64_t GeneratedIdPrefix() {
   static const uint64_t prefix = [] {
     std::random_device device;
@@ -64,6 +67,27 @@ uint64_t GeneratedIdPrefix() {
 bool HasTrailingContent(simdjson::ondemand::document& document) {
   const char* location = nullptr;
   return document.current_location().get(location) == simdjson::SUCCESS;
+}
+
+// The on-demand parser reports a body that is not an object either as the wrong type or, when
+// the damage is found first, as a parse error. Only on this error path is the whole body checked
+// once more with the validating DOM parser, so that "not JSON" and "JSON, but not an object" get
+// their own codes.
+bool IsValidJson(std::string_view body) {
+  simdjson::dom::parser validator;
+  simdjson::dom::element root;
+  return validator.parse(body.data(), body.size()).get(root) == simdjson::SUCCESS;
+}
+
+void SetShapeError(simdjson::error_code code,
+                   std::string_view body,
+                   std::string_view expected,
+                   RequestError& error) {
+  if (code != simdjson::INCORRECT_TYPE || !IsValidJson(body)) {
+    SetError(error, "malformed_json", "", "the request body is not valid JSON");
+  } else {
+    SetError(error, "invalid_body", "", "the request body must be " + std::string(expected));
+  }
 }
 
 }  // namespace
@@ -293,7 +317,8 @@ bool TransactionDecoder::DecodeObject(simdjson::ondemand::object object,
     std::snprintf(
         buffer, sizeof(buffer), "gen-%016llx-%llx",
         static_cast<unsigned long long>(GeneratedIdPrefix()),  // NOLINT(google-runtime-int)
-        static_cast<unsigned long long>(++generated_ids_));    // NOLINT(google-runtime-int)
+        static_cast<unsigned long long>(generated_id_sequence.fetch_add(1) +
+                                        1));  // NOLINT(google-runtime-int)
     out.transaction_id = buffer;
   }
   return true;
@@ -313,8 +338,8 @@ bool TransactionDecoder::DecodeOne(std::string_view body,
     return false;
   }
   simdjson::ondemand::object object;
-  if (document.get_object().get(object) != simdjson::SUCCESS) {
-    SetError(error, "invalid_body", "", "the request body must be a JSON object");
+  if (const auto code = document.get_object().get(object); code != simdjson::SUCCESS) {
+    SetShapeError(code, body, "a JSON object", error);
     return false;
   }
   if (!DecodeObject(object, "", now_ms, out, error)) {
@@ -342,32 +367,72 @@ bool TransactionDecoder::DecodeBatch(std::string_view body,
     return false;
   }
   simdjson::ondemand::json_type type;
-  if (document.type().get(type) != simdjson::SUCCESS) {
-    SetError(error, "malformed_json", "", "the request body is not valid JSON");
+  if (const auto code = document.type().get(type); code != simdjson::SUCCESS) {
+    SetShapeError(code, body, "an array or an object", error);
     return false;
   }
-  simdjson::ondemand::array array;
-  std::string prefix = "transactions";
-  if (type == simdjson::ondemand::json_type::object) {
-    simdjson::ondemand::value items;
-    if (document.find_field_unordered("transactions").get(items) != simdjson::SUCCESS) {
-      SetError(error, "missing_field", "transactions",
+  const std::string prefix = "transactions";
+  if (type == simdjson::ondemand::json_type::array) {
+    simdjson::ondemand::array array;
+    if (const auto code = document.get_array().get(array); code != simdjson::SUCCESS) {
+      SetShapeError(code, body, "an array or an object", error);
+      return false;
+    }
+    if (!DecodeItems(array, prefix, now_ms, out, error)) {
+      return false;
+    }
+  } else if (type == simdjson::ondemand::json_type::object) {
+    simdjson::ondemand::object object;
+    if (const auto code = document.get_object().get(object); code != simdjson::SUCCESS) {
+      SetShapeError(code, body, "an array or an object", error);
+      return false;
+    }
+    // Every field is visited (unknown ones skipped), so that the whole document is consumed
+    // and content after it can be detected.
+    bool found = false;
+    for (auto field : object) {
+      std::string_view key;
+      simdjson::ondemand::value value;
+      if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
+          field.value().get(value) != simdjson::SUCCESS) {
+        SetError(error, "malformed_json", "", "the request body is not valid JSON");
+        return false;
+      }
+      if (key != "transactions") {
+        continue;
+      }
+      simdjson::ondemand::array array;
+      if (found || value.get_array().get(array) != simdjson::SUCCESS) {
+        SetError(error, "invalid_field", prefix,
+                 found ? "transactions appears twice" : "transactions must be an array");
+        return false;
+      }
+      found = true;
+      if (!DecodeItems(array, prefix, now_ms, out, error)) {
+        return false;
+      }
+    }
+    if (!found) {
+      SetError(error, "missing_field", prefix,
                "send {\"transactions\": [...]} or a JSON array of transactions");
       return false;
     }
-    if (items.get_array().get(array) != simdjson::SUCCESS) {
-      SetError(error, "invalid_field", "transactions", "transactions must be an array");
-      return false;
-    }
-  } else if (type == simdjson::ondemand::json_type::array) {
-    if (document.get_array().get(array) != simdjson::SUCCESS) {
-      SetError(error, "malformed_json", "", "the request body is not valid JSON");
-      return false;
-    }
   } else {
-    SetError(error, "invalid_body", "", "the request body must be an array or an object");
+    SetShapeError(simdjson::INCORRECT_TYPE, body, "an array or an object", error);
     return false;
   }
+  if (HasTrailingContent(document)) {
+    SetError(error, "malformed_json", "", "unexpected content after the JSON value");
+    return false;
+  }
+  return true;
+}
+
+bool TransactionDecoder::DecodeItems(simdjson::ondemand::array array,
+                                     const std::string& prefix,
+                                     int64_t now_ms,
+                                     std::vector<Transaction>& out,
+                                     RequestError& error) {
   size_t index = 0;
   for (auto element : array) {
     const std::string item_prefix = prefix + "[" + std::to_string(index) + "].";
@@ -390,11 +455,7 @@ bool TransactionDecoder::DecodeBatch(std::string_view body,
     ++index;
   }
   if (index == 0) {
-    SetError(error, "invalid_field", "transactions", "the batch is empty");
-    return false;
-  }
-  if (HasTrailingContent(document)) {
-    SetError(error, "malformed_json", "", "unexpected content after the JSON array");
+    SetError(error, "invalid_field", prefix, "the batch is empty");
     return false;
   }
   return true;

@@ -41,6 +41,12 @@ public:
 
 private:
   bool Prepare(std::string_view body, RequestError& error);
+  // Decodes the items of a batch's array into `out`, enforcing the item limit.
+  bool DecodeItems(simdjson::ondemand::array array,
+                   const std::string& prefix,
+                   int64_t now_ms,
+                   std::vector<Transaction>& out,
+                   RequestError& error);
   bool DecodeObject(simdjson::ondemand::object object,
                     std::string_view field_prefix,
                     int64_t now_ms,
@@ -50,7 +56,6 @@ private:
   TransactionLimits limits_;
   simdjson::ondemand::parser parser_;
   std::string padded_;  // the body copied with simdjson's required padding
-  uint64_t generated_ids_ = 0;
 };
 
 // Parses an RFC 3339 timestamp ("2024-05-01T12:00:00Z", fractions and offsets allowed) into

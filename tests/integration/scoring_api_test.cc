@@ -162,7 +162,7 @@ TEST_F(ScoringApiTest, EveryClassOfBadBodyGetsA400NamingTheField) {
       {R"({"amount":"12"})", 400, "invalid_field", "amount"},
       {R"({"amount":-5})", 400, "invalid_field", "amount"},
       {R"({"amount":0})", 400, "invalid_field", "amount"},
-      {R"({"amount":NaN})", 400, "malformed_json", ""},
+      {R"({"amount":NaN})", 400, "malformed_json", "amount"},
       {R"({"amount":1e400})", 400, "invalid_field", "amount"},
       {R"({"amount":1e13})", 400, "invalid_field", "amount"},
       {R"({"amount":5,"card_id":7})", 400, "invalid_field", "card_id"},

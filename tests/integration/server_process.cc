@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -58,12 +59,17 @@ ServerProcess::~ServerProcess() {
 bool ServerProcess::Start() {
   std::filesystem::create_directories(data_dir_);
   std::filesystem::remove(port_file_);
-  std::vector<std::string> args = {FRAUDGUARD_BINARY, "serve",
-                                   "--port",          "0",
-                                   "--data-dir",      data_dir_,
-                                   "--model",         RepoPath("models/default.json"),
-                                   "--rules",         RepoPath("config/rules.yaml"),
-                                   "--port-file",     port_file_};
+  std::vector<std::string> args = {FRAUDGUARD_BINARY, "serve",   "--port",      "0",
+                                   "--data-dir",      data_dir_, "--port-file", port_file_};
+  // The repository's model and rules unless the test names its own.
+  const auto add_default = [&](const std::string& flag, const std::string& value) {
+    if (std::find(extra_args_.begin(), extra_args_.end(), flag) == extra_args_.end()) {
+      args.push_back(flag);
+      args.push_back(value);
+    }
+  };
+  add_default("--model", RepoPath("models/default.json"));
+  add_default("--rules", RepoPath("config/rules.yaml"));
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {
