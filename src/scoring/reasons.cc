@@ -45,6 +45,35 @@ ReasonGroup ReasonGroupForFeature(std::string_view name) {
   return ReasonGroup::kOther;
 }
 
+ReasonGroup CreditedReasonGroup(ReasonGroup group, const Transaction& txn) {
+  bool entity_absent = false;
+  switch (group) {
+    case ReasonGroup::kCardVelocity:
+    case ReasonGroup::kCardSpread:
+    case ReasonGroup::kNewDeviceOrCountry:
+      entity_absent = txn.card_id.empty();
+      break;
+    case ReasonGroup::kCustomerVelocity:
+      entity_absent = txn.customer_id.empty();
+      break;
+    case ReasonGroup::kMerchantRisk:
+      entity_absent = txn.merchant_id.empty();
+      break;
+    case ReasonGroup::kDeviceVelocity:
+      entity_absent = txn.device_id.empty();
+      break;
+    case ReasonGroup::kIpVelocity:
+      entity_absent = txn.ip.empty();
+      break;
+    case ReasonGroup::kChannelRisk:
+      entity_absent = txn.channel.empty();
+      break;
+    default:
+      break;
+  }
+  return entity_absent ? ReasonGroup::kMissingDetails : group;
+}
+
 std::string_view ReasonCode(ReasonGroup group) {
   switch (group) {
     case ReasonGroup::kUnusualAmount:
@@ -69,6 +98,8 @@ std::string_view ReasonCode(ReasonGroup group) {
       return "UNUSUAL_TIME";
     case ReasonGroup::kChannelRisk:
       return "CHANNEL_RISK";
+    case ReasonGroup::kMissingDetails:
+      return "MISSING_DETAILS";
     case ReasonGroup::kOther:
       return "OTHER";
   }
@@ -85,8 +116,8 @@ std::string ReasonSentence(ReasonGroup group, const Transaction& txn) {
       return buffer;
     case ReasonGroup::kNewAccount:
       if (std::isfinite(txn.user_age_days)) {
-        std::snprintf(buffer, sizeof(buffer), "The account is only %.0f days old.",
-                      txn.user_age_days);
+        std::snprintf(buffer, sizeof(buffer), "The account is only %.0f %s old.", txn.user_age_days,
+                      std::round(txn.user_age_days) == 1 ? "day" : "days");
         return buffer;
       }
       return "The account's age is unknown.";
@@ -108,6 +139,22 @@ std::string ReasonSentence(ReasonGroup group, const Transaction& txn) {
       return "The transaction happened at an unusual time.";
     case ReasonGroup::kChannelRisk:
       return "The payment channel carries more risk.";
+    case ReasonGroup::kMissingDetails: {
+      std::string missing;
+      const auto note = [&missing](const std::string& value, std::string_view name) {
+        if (value.empty()) {
+          missing += missing.empty() ? "" : ", ";
+          missing += name;
+        }
+      };
+      note(txn.card_id, "card");
+      note(txn.customer_id, "customer");
+      note(txn.merchant_id, "merchant");
+      note(txn.device_id, "device");
+      note(txn.ip, "IP address");
+      note(txn.channel, "channel");
+      return "The request did not name the " + missing + "; requests without them carry more risk.";
+    }
     case ReasonGroup::kOther:
       return "Other signals raised the risk.";
   }

@@ -173,9 +173,15 @@ void Scorer::Score(const Transaction& txn, int worker, Decision& out) {
   }
 
   // The model's reasons: contributions summed by group, the largest positive ones first.
+  std::array<size_t, kReasonGroupCount> credited_group{};
+  for (size_t group = 0; group < kReasonGroupCount; ++group) {
+    credited_group[group] =
+        static_cast<size_t>(CreditedReasonGroup(static_cast<ReasonGroup>(group), txn));
+  }
   std::array<double, kReasonGroupCount> group_totals{};
   for (size_t i = 0; i < model.input_groups.size(); ++i) {
-    group_totals[static_cast<size_t>(model.input_groups[i])] += state.contributions[i];
+    group_totals[credited_group[static_cast<size_t>(model.input_groups[i])]] +=
+        state.contributions[i];
   }
   std::array<size_t, kReasonGroupCount> order{};
   for (size_t i = 0; i < order.size(); ++i) {

@@ -92,6 +92,14 @@ TEST_F(ScoringApiTest, KnownCasesFromTheSpecification) {
     simdjson::dom::parser parser;
     const auto json = ParseJson(parser, response.body);
     EXPECT_EQ(std::string_view(json["risk_level"]), c.level) << c.body << " -> " << response.body;
+    // Nothing but the amount and the age was sent, so no reason may speak of a card's, an IP's
+    // or any other entity's activity.
+    for (simdjson::dom::element reason : json["reasons"].get_array()) {
+      const std::string_view code = reason["code"];
+      EXPECT_TRUE(code == "HIGH_AMOUNT" || code == "NEW_ACCOUNT" || code == "MISSING_DETAILS" ||
+                  code == "UNUSUAL_TIME")
+          << c.body << " -> " << response.body;
+    }
   }
 }
 
