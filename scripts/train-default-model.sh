@@ -10,4 +10,4 @@ mkdir -p "$work"
   --days 90 --output "$work/fraudguard-90d.csv"
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1714521600} "$BIN" train --input "$work/fraudguard-90d.csv" \
   --output models/default.json --rounds 200 --max-depth 6 --learning-rate 0.1 --seed 7 \
-  --threads 2 --review-fpr 0.02 --decline-fpr 0.005
+  --threads 2 --review-fpr 0.02 --decline-fpr 0.001

@@ -257,8 +257,8 @@ Status RunTrain(const TrainCommandOptions& options) {
               metrics.negatives);
   std::printf("  %-34s %.4f\n", "AUC ROC", metrics.auc_roc);
   std::printf("  %-34s %.4f\n", "average precision", metrics.average_precision);
-  std::printf("  %-34s %.4f\n", "detection at 1%% FPR", metrics.detection_at_fpr_1);
-  std::printf("  %-34s %.4f\n", "detection at 2%% FPR", metrics.detection_at_fpr_2);
+  std::printf("  %-34s %.4f\n", "detection at 1% FPR", metrics.detection_at_fpr_1);
+  std::printf("  %-34s %.4f\n", "detection at 2% FPR", metrics.detection_at_fpr_2);
   std::printf("  %-34s %.2f (FPR %.4f, detection %.4f)\n", "medium (review) threshold", medium,
               FalsePositiveRateAt(scores, valid_y, medium),
               DetectionRateAt(scores, valid_y, medium));
