@@ -25,7 +25,7 @@ request = function()
     '"customer_id":"cust-%d","merchant_id":"m-%d","merchant_category":"5411",' ..
     '"country":"%s","device_id":"dev-%d","ip":"10.%d.%d.%d","channel":"%s","user_age_days":%d}',
     thread_id, counter, amount, card, card, math.random(1, 5000),
-    countries[math.random(1, #countries)], card, card % 256, (card // 256) % 256, 7,
+    countries[math.random(1, #countries)], card, card % 256, math.floor(card / 256) % 256, 7,
     channels[math.random(1, #channels)], math.random(1, 3000))
   return wrk.format("POST", "/api/v1/fraud/analyze",
                     {["Content-Type"] = "application/json"}, body)

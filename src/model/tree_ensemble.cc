@@ -572,6 +572,18 @@ Result<TreeEnsemble> TreeEnsemble::FromXgboostJson(std::string_view json) {
       mean /= hessian_of[pos];
       means[first + pos] = mean;
     }
+    // What each step down the tree credits to the split's feature: the child's mean less its
+    // parent's. The root is reached by no step.
+    std::vector<float>& credits = ensemble.node_credits_;
+    credits.resize(ensemble.nodes_.size(), 0.0F);
+    for (size_t pos = 0; pos < order.size(); ++pos) {
+      const Node& node = ensemble.nodes_[first + pos];
+      if (node.left != first + pos) {
+        credits[node.left] = means[node.left] - means[first + pos];
+        credits[node.left + 1] = means[node.left + 1] - means[first + pos];
+      }
+    }
+    ensemble.root_mean_sum_ += means[first];
     ensemble.max_depth_ = std::max<size_t>(ensemble.max_depth_, tree_depth);
     ensemble.trees_.push_back(span);
   }
@@ -619,12 +631,8 @@ inline uint32_t Step(const TreeEnsemble::Node* nodes, const float* slots, uint32
 
 }  // namespace
 
-float TreeEnsemble::PredictMargin(std::span<const float> features) const {
-  if (features.size() != num_features_) {
-    return kNaN;
-  }
-  float* values = SlotBuffer(num_features_);
-  ExpandValues(features, values);
+template <typename OnStep>
+float TreeEnsemble::Walk(const float* slots, OnStep on_step) const {
   const Node* nodes = nodes_.data();
   float margin = base_margin_;
   // Trees are walked kTreesPerGroup at a time in lockstep: each walk is a chain of dependent
@@ -641,7 +649,9 @@ float TreeEnsemble::PredictMargin(std::span<const float> features) const {
     for (uint32_t level = 0; level < group_depths_[group]; ++level) {
 #pragma GCC unroll 8
       for (size_t lane = 0; lane < kTreesPerGroup; ++lane) {
-        index[lane] = Step(nodes, values, index[lane]);
+        const uint32_t next = Step(nodes, slots, index[lane]);
+        on_step(index[lane], next);
+        index[lane] = next;
       }
     }
     // Summed in tree order, as XGBoost does.
@@ -653,11 +663,22 @@ float TreeEnsemble::PredictMargin(std::span<const float> features) const {
   for (size_t tree = grouped_trees; tree < trees_.size(); ++tree) {
     uint32_t index = trees_[tree].first_node;
     for (uint32_t level = 0; level < trees_[tree].depth; ++level) {
-      index = Step(nodes, values, index);
+      const uint32_t next = Step(nodes, slots, index);
+      on_step(index, next);
+      index = next;
     }
     margin += nodes[index].leaf_value;
   }
   return margin;
+}
+
+float TreeEnsemble::PredictMargin(std::span<const float> features) const {
+  if (features.size() != num_features_) {
+    return kNaN;
+  }
+  float* slots = SlotBuffer(num_features_);
+  ExpandValues(features, slots);
+  return Walk(slots, [](uint32_t /*from*/, uint32_t /*to*/) {});
 }
 
 float TreeEnsemble::PredictProbability(std::span<const float> features) const {
@@ -671,45 +692,17 @@ float TreeEnsemble::Explain(std::span<const float> features, std::span<float> co
     return kNaN;
   }
   std::fill(contributions.begin(), contributions.end(), 0.0F);
-  float* values = SlotBuffer(num_features_);
-  ExpandValues(features, values);
+  float* slots = SlotBuffer(num_features_);
+  ExpandValues(features, slots);
   const Node* nodes = nodes_.data();
-  const float* means = node_mean_values_.data();
-  float margin = base_margin_;
-  float& bias = contributions[num_features_];
-  // One tree's credits per distinct feature on the path, summed before they are added to the
-  // totals, as XGBoost does (a feature can split several times on one path).
-  uint32_t path_features[kMaxTreeDepth];
-  float path_credits[kMaxTreeDepth];
-  for (const TreeSpan& tree : trees_) {
-    uint32_t index = tree.first_node;
-    float node_value = means[index];
-    bias += node_value;
-    size_t path_length = 0;
-    while (nodes[index].left != index) {
-      const uint32_t feature = nodes[index].value_slot / 2;
-      index = Step(nodes, values, index);
-      const float child_value = means[index];
-      const float credit = child_value - node_value;
-      size_t entry = 0;
-      while (entry < path_length && path_features[entry] != feature) {
-        ++entry;
-      }
-      if (entry == path_length) {
-        path_features[path_length] = feature;
-        path_credits[path_length] = credit;
-        ++path_length;
-      } else {
-        path_credits[entry] += credit;
-      }
-      node_value = child_value;
-    }
-    for (size_t entry = 0; entry < path_length; ++entry) {
-      contributions[path_features[entry]] += path_credits[entry];
-    }
-    margin += nodes[index].leaf_value;
-  }
-  bias += base_margin_;
+  const float* credits = node_credits_.data();
+  float* credited = contributions.data();
+  // Each step credits the split's feature with the change of the subtree mean. A walk parked at
+  // its leaf steps to itself and credits nothing (a leaf's slot is feature 0, which gets +0).
+  const float margin = Walk(slots, [&](uint32_t from, uint32_t to) {
+    credited[nodes[from].value_slot / 2] += to != from ? credits[to] : 0.0F;
+  });
+  contributions[num_features_] = root_mean_sum_ + base_margin_;
   return margin;
 }
 

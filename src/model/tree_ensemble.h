@@ -98,8 +98,18 @@ private:
   std::vector<TreeSpan> trees_;
   // Per full group of kTreesPerGroup consecutive trees: the deepest of their depths.
   std::vector<uint32_t> group_depths_;
-  // Parallel to nodes_: hessian-weighted mean output of each node's subtree, for Explain.
+  // Walks every tree for `slots` (see ExpandValues), calling on_step(from, to) for each step,
+  // and returns the margin.
+  template <typename OnStep>
+  float Walk(const float* slots, OnStep on_step) const;
+
+  // Parallel to nodes_, for Explain: the hessian-weighted mean output of each node's subtree,
+  // and what reaching the node credits to its parent's split feature (its mean less the
+  // parent's; 0 for roots).
   std::vector<float> node_mean_values_;
+  std::vector<float> node_credits_;
+  // The roots' means summed in tree order: Explain's bias term before the base margin.
+  float root_mean_sum_ = 0.0F;
 };
 
 }  // namespace fraudguard
