@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "capacity/capacity_command.h"
 #include "cli/serve.h"
 #include "cli/train.h"
 #include "core/log.h"
@@ -237,7 +238,13 @@ int RunCli(int argc, char** argv) {
   train->add_option("--decline-fpr", train_options.decline_fpr,
                     "False positive budget of high risk");
 
+  capacity::CapacityCommand capacity_command(app);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (capacity_command.Parsed()) {
+    return capacity_command.Run();
+  }
 
   if (app.got_subcommand("serve")) {
     return RunServeCommand(serve_flags);

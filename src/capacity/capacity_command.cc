@@ -1,0 +1,393 @@
+#include "capacity/capacity_command.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "capacity/chart.h"
+#include "capacity/forecast.h"
+#include "capacity/recommendation.h"
+#include "capacity/time_series.h"
+#include "core/json_writer.h"
+#include "core/log.h"
+
+namespace fraudguard::capacity {
+
+struct CapacityFlags {
+  CLI::App* forecast = nullptr;
+
+  // Input: a CSV file or a Prometheus range query.
+  std::string csv;
+  std::string prometheus;
+  std::string query;
+  std::string range = "14d";
+  std::string step = "1h";
+  double end = 0;  // Unix seconds; 0 means now
+
+  std::string horizon = "90d";
+  std::string resource = "requests";
+  double current_capacity = 0;
+  int current_replicas = 5;
+  double replica_rps = 0;
+  std::string benchmarks = "docs/benchmarks.md";
+  double target_utilisation = kTargetUtilisation;
+  bool json = false;
+  std::string chart;
+};
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitBadInput = 2;
+
+int Fail(int status, const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return status;
+}
+
+std::string Fixed(double value, int decimals) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
+  return buffer;
+}
+
+// 1234567.8 -> "1,234,568": capacity figures are read by people, digits grouped.
+std::string Grouped(double value) {
+  if (!std::isfinite(value)) {
+    return "n/a";
+  }
+  if (std::abs(value) < 100) {
+    return Fixed(value, std::abs(value) < 10 ? 2 : 1);
+  }
+  std::string digits = Fixed(std::abs(value), 0);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) {
+      out.push_back(',');
+    }
+    out.push_back(digits[i]);
+  }
+  return (value < 0 ? "-" : "") + out;
+}
+
+std::string Pad(const std::string& text, size_t width) {
+  return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
+}
+
+std::string Date(double unix_seconds) {
+  return FormatTimestamp(unix_seconds).substr(0, 10);
+}
+
+Result<TimeSeries> LoadInput(const CapacityFlags& flags) {
+  if (!flags.csv.empty() && !flags.prometheus.empty()) {
+    return Error{"give either --csv or --prometheus, not both"};
+  }
+  if (!flags.csv.empty()) {
+    return LoadCsvSeries(flags.csv);
+  }
+  if (flags.prometheus.empty()) {
+    return Error{"give --csv FILE or --prometheus URL --query QUERY"};
+  }
+  auto range = ParseDurationSeconds(flags.range);
+  if (!range) {
+    return Error{"--range: " + range.error()};
+  }
+  auto step = ParseDurationSeconds(flags.step);
+  if (!step) {
+    return Error{"--step: " + step.error()};
+  }
+  PrometheusRangeQuery request;
+  request.url = flags.prometheus;
+  request.query = flags.query;
+  request.end = flags.end > 0 ? flags.end : static_cast<double>(std::time(nullptr));
+  request.start = request.end - *range;
+  request.step_seconds = *step;
+  return FetchPrometheusRange(request);
+}
+
+void WriteJson(const TimeSeries& series,
+               const ForecastReport& report,
+               const Recommendation& recommendation,
+               std::string& out) {
+  JsonWriter json(out);
+  json.BeginObject();
+  json.Field("resource", ResourceName(recommendation.resource));
+  json.Field("unit", ResourceUnit(recommendation.resource));
+  json.Key("history").BeginObject();
+  json.Field("points", series.size());
+  json.Field("start", FormatTimestamp(series.timestamps.front()));
+  json.Field("end", FormatTimestamp(series.timestamps.back()));
+  json.Field("step_seconds", report.step_seconds);
+  json.EndObject();
+  json.Field("horizon_steps", report.horizon_steps);
+  json.Field("interval", kIntervalCoverage);
+  json.Field("linear_slope_per_day", report.linear.slope_per_second * 86400);
+  json.Key("models").BeginArray();
+  for (const ModelResult& model : report.models) {
+    json.BeginObject();
+    json.Field("name", ModelName(model.kind));
+    json.Field("available", model.available);
+    if (model.available) {
+      json.Field("parameters", model.parameters);
+      json.Key("backtest").BeginObject();
+      json.Field("mape_percent", model.backtest.mape);
+      json.Field("rmse", model.backtest.rmse);
+      json.Field("coverage", model.backtest.coverage);
+      json.Field("points", model.backtest.points);
+      json.Field("folds", model.backtest.folds);
+      json.Field("horizon_steps", model.backtest.horizon_steps);
+      json.EndObject();
+    } else {
+      json.Field("reason", model.unavailable_reason);
+    }
+    json.EndObject();
+  }
+  json.EndArray();
+  json.Field("chosen_model", ModelName(report.Chosen().kind));
+  json.Field("choice_reason", report.choice_reason);
+  json.Key("forecast").BeginArray();
+  for (const ForecastPoint& point : report.Chosen().forecast) {
+    json.BeginObject();
+    json.Field("timestamp", FormatTimestamp(point.timestamp));
+    json.Field("value", point.value);
+    json.Field("lower", point.lower);
+    json.Field("upper", point.upper);
+    json.EndObject();
+  }
+  json.EndArray();
+  json.Key("recommendation").BeginObject();
+  json.Field("target_utilisation", recommendation.target_utilisation);
+  json.Field("current_capacity", recommendation.current_capacity);
+  json.Field("forecast_peak_upper", recommendation.forecast_peak_upper);
+  json.Field("forecast_peak_time", FormatTimestamp(recommendation.forecast_peak_time));
+  json.Field("recommended_capacity", recommendation.recommended_capacity);
+  json.Field("scaling_factor", recommendation.scaling_factor);
+  json.Field("action_required", recommendation.action_required);
+  if (recommendation.first_breach_time > 0) {
+    json.Field("first_breach_time", FormatTimestamp(recommendation.first_breach_time));
+  } else {
+    json.Key("first_breach_time").Null();
+  }
+  if (recommendation.resource == Resource::kRequests) {
+    json.Field("replica_requests_per_second", recommendation.replica.requests_per_second);
+    json.Field("replica_capacity_source", recommendation.replica.source);
+    json.Field("current_replicas", recommendation.current_replicas);
+    json.Field("recommended_replicas", recommendation.recommended_replicas);
+  }
+  json.EndObject();
+  json.EndObject();
+  out.push_back('\n');
+}
+
+void WriteTable(const TimeSeries& series,
+                const ForecastReport& report,
+                const Recommendation& recommendation,
+                std::string& out) {
+  const std::string unit = ResourceUnit(recommendation.resource);
+  out += "Capacity forecast: " + std::string(ResourceName(recommendation.resource)) + " (" + unit +
+         ")\n";
+  out += "History: " + std::to_string(series.size()) + " points, " +
+         FormatTimestamp(series.timestamps.front()) + " to " +
+         FormatTimestamp(series.timestamps.back()) + ", step " + Fixed(report.step_seconds, 0) +
+         " s\n";
+  const ModelResult& chosen = report.Chosen();
+  out += "Horizon: " + std::to_string(report.horizon_steps) + " steps, to " +
+         FormatTimestamp(chosen.forecast.back().timestamp) + "\n\n";
+
+  out += "Backtest (rolling origin; 95 % interval coverage should be near 0.95)\n";
+  out += Pad("model", 14) + Pad("MAPE", 10) + Pad("RMSE", 12) + Pad("coverage", 10) +
+         "held-out points\n";
+  for (const ModelResult& model : report.models) {
+    std::string row = Pad(ModelName(model.kind), 14);
+    if (model.available) {
+      row += Pad(std::isfinite(model.backtest.mape) ? Fixed(model.backtest.mape, 1) + " %" : "n/a",
+                 10) +
+             Pad(Grouped(model.backtest.rmse), 12) + Pad(Fixed(model.backtest.coverage, 3), 10) +
+             std::to_string(model.backtest.points) + " (" + std::to_string(model.backtest.folds) +
+             " x " + std::to_string(model.backtest.horizon_steps) + ")";
+      if (&model == &chosen) {
+        row += "  <- chosen";
+      }
+    } else {
+      row += "not applicable: " + model.unavailable_reason;
+    }
+    out += row + "\n";
+  }
+  out += "Chosen: " + report.choice_reason + "\n";
+  out += "Model: " + chosen.parameters + "\n";
+  out += "Linear trend: " + Grouped(report.linear.slope_per_second * 86400) + " " + unit +
+         " per day\n\n";
+
+  // Peaks per day for short horizons, per week for long ones.
+  const double bucket = report.horizon_steps * report.step_seconds > 21 * 86400 ? 7 * 86400 : 86400;
+  out +=
+      std::string("Forecast peaks per ") + (bucket > 86400 ? "week" : "day") + " (" + unit + ")\n";
+  out += Pad(bucket > 86400 ? "week from" : "day", 14) + Pad("forecast", 14) + "upper 95 %\n";
+  std::map<int64_t, std::pair<double, double>> peaks;
+  const double origin = chosen.forecast.front().timestamp;
+  for (const ForecastPoint& point : chosen.forecast) {
+    const auto key = static_cast<int64_t>(std::floor((point.timestamp - origin) / bucket));
+    auto [it, inserted] = peaks.try_emplace(key, point.value, point.upper);
+    if (!inserted) {
+      it->second.first = std::max(it->second.first, point.value);
+      it->second.second = std::max(it->second.second, point.upper);
+    }
+  }
+  for (const auto& [key, peak] : peaks) {
+    out += Pad(Date(origin + static_cast<double>(key) * bucket), 14) +
+           Pad(Grouped(peak.first), 14) + Grouped(peak.second) + "\n";
+  }
+
+  out += "\nRecommendation (target utilisation " +
+         Fixed(recommendation.target_utilisation * 100, 0) + " %)\n";
+  std::string current = Grouped(recommendation.current_capacity);
+  std::string recommended = Grouped(recommendation.recommended_capacity);
+  if (recommendation.resource == Resource::kRequests) {
+    current += " (" + std::to_string(recommendation.current_replicas) + " replicas x " +
+               Grouped(recommendation.replica.requests_per_second) + ")";
+    recommended += " (" + std::to_string(recommendation.recommended_replicas) + " replicas)";
+  }
+  out += "  current capacity:        " + current + " " + unit + "\n";
+  out += "  forecast peak (upper):   " + Grouped(recommendation.forecast_peak_upper) + " " + unit +
+         " at " + FormatTimestamp(recommendation.forecast_peak_time) + "\n";
+  out += "  recommended capacity:    " + recommended + " " + unit + "\n";
+  out += "  scaling factor:          " + Fixed(recommendation.scaling_factor, 2) + "\n";
+  if (recommendation.action_required) {
+    out += "  action:                  REQUIRED: the upper bound passes " +
+           Fixed(recommendation.target_utilisation * 100, 0) + " % of today's capacity on " +
+           FormatTimestamp(recommendation.first_breach_time) + "\n";
+  } else {
+    out += "  action:                  none: the upper bound stays under " +
+           Fixed(recommendation.target_utilisation * 100, 0) + " % of today's capacity\n";
+  }
+  if (recommendation.resource == Resource::kRequests) {
+    out += "  per-replica capacity:    " + Grouped(recommendation.replica.requests_per_second) +
+           " requests/s from " + recommendation.replica.source + "\n";
+  }
+}
+
+int RunForecast(const CapacityFlags& flags) {
+  auto resource = ParseResource(flags.resource);
+  if (!resource) {
+    return Fail(kExitBadInput, resource.error());
+  }
+  auto horizon = ParseDurationSeconds(flags.horizon);
+  if (!horizon) {
+    return Fail(kExitBadInput, "--horizon: " + horizon.error());
+  }
+  RecommendationInput input;
+  input.resource = *resource;
+  input.current_capacity = flags.current_capacity;
+  input.current_replicas = flags.current_replicas;
+  input.target_utilisation = flags.target_utilisation;
+  if (*resource == Resource::kRequests) {
+    if (flags.replica_rps > 0) {
+      input.replica = {flags.replica_rps, "--replica-rps"};
+    } else {
+      auto measured = ReadReplicaCapacity(flags.benchmarks);
+      if (!measured) {
+        return Fail(kExitBadInput,
+                    "no measured per-replica capacity (" + measured.error() +
+                        "): run bench/run.sh to write docs/benchmarks.md, or pass --replica-rps");
+      }
+      input.replica = *measured;
+    }
+  }
+
+  auto series = LoadInput(flags);
+  if (!series) {
+    return Fail(flags.prometheus.empty() ? kExitBadInput : kExitFailure, series.error());
+  }
+  auto report = ForecastSeries(*series, *horizon);
+  if (!report) {
+    return Fail(kExitBadInput, report.error());
+  }
+  auto recommendation = Recommend(report->Chosen().forecast, input);
+  if (!recommendation) {
+    return Fail(kExitBadInput, recommendation.error());
+  }
+  LogInfo("capacity_forecast")
+      .Field("resource", flags.resource)
+      .Field("points", series->size())
+      .Field("model", ModelName(report->Chosen().kind))
+      .Field("action_required", recommendation->action_required);
+
+  if (!flags.chart.empty()) {
+    ChartOptions options;
+    options.title = std::string("FraudGuard ") + ResourceName(*resource) + " forecast (" +
+                    ModelName(report->Chosen().kind) + ", 95 % prediction interval)";
+    options.unit = ResourceUnit(*resource);
+    options.capacity = recommendation->current_capacity;
+    options.target_level = recommendation->current_capacity * recommendation->target_utilisation;
+    const std::string svg = RenderForecastSvg(*series, report->Chosen().forecast, options);
+    std::ofstream out(flags.chart, std::ios::binary | std::ios::trunc);
+    out << svg;
+    if (!out) {
+      return Fail(kExitFailure, "cannot write " + flags.chart);
+    }
+  }
+  std::string text;
+  if (flags.json) {
+    WriteJson(*series, *report, *recommendation, text);
+  } else {
+    WriteTable(*series, *report, *recommendation, text);
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+CapacityCommand::CapacityCommand(CLI::App& app) : flags_(std::make_unique<CapacityFlags>()) {
+  CapacityFlags& f = *flags_;
+  CLI::App* capacity =
+      app.add_subcommand("capacity", "Forecast capacity and generate autoscaling manifests");
+  capacity->require_subcommand(1);
+
+  f.forecast = capacity->add_subcommand(
+      "forecast", "Forecast a resource with 95 % prediction intervals and recommend capacity");
+  CLI::App* forecast = f.forecast;
+  forecast->add_option("--csv", f.csv, "History as timestamp,value rows");
+  forecast->add_option("--prometheus", f.prometheus,
+                       "Prometheus base URL on 127.0.0.1, e.g. http://127.0.0.1:9090");
+  forecast->add_option("--query", f.query, "PromQL returning one series");
+  forecast->add_option("--range", f.range, "History to fetch from Prometheus (default 14d)");
+  forecast->add_option("--step", f.step, "Prometheus query step (default 1h)");
+  forecast->add_option("--end", f.end, "End of the Prometheus range, Unix seconds (default now)");
+  forecast->add_option("--horizon", f.horizon, "How far ahead to forecast (default 90d)");
+  forecast->add_option("--resource", f.resource, "requests, cpu, memory or storage");
+  forecast->add_option("--current-capacity", f.current_capacity,
+                       "Today's capacity in the series' unit (cpu, memory, storage)");
+  forecast->add_option("--current-replicas", f.current_replicas,
+                       "Replicas running today (requests; default 5)");
+  forecast->add_option("--replica-rps", f.replica_rps,
+                       "Requests/s one replica sustains (default: read from --benchmarks)");
+  forecast->add_option("--benchmarks", f.benchmarks,
+                       "Benchmark page holding the measured per-replica rate");
+  forecast->add_option("--target-utilisation", f.target_utilisation,
+                       "Utilisation to plan for (default 0.7)");
+  forecast->add_flag("--json", f.json, "Write JSON instead of tables");
+  forecast->add_option("--chart", f.chart, "Write an SVG chart to this file");
+}
+
+CapacityCommand::~CapacityCommand() = default;
+
+bool CapacityCommand::Parsed() const {
+  return flags_->forecast->parsed();
+}
+
+int CapacityCommand::Run() const {
+  if (flags_->forecast->parsed()) {
+    return RunForecast(*flags_);
+  }
+  return kExitBadInput;
+}
+
+}  // namespace fraudguard::capacity

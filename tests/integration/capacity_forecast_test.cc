@@ -1,0 +1,204 @@
+// Runs the real `fraudguard capacity forecast` on generated CSV files.
+#include <simdjson.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <numbers>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace fraudguard {
+namespace {
+
+struct CommandResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class CapacityCommandTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/fraudguard-capacity-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+
+  // Runs the binary with stdout and stderr sent to files, and waits for it.
+  CommandResult Run(const std::vector<std::string>& args) const {
+    std::vector<std::string> full = {FRAUDGUARD_BINARY};
+    full.insert(full.end(), args.begin(), args.end());
+    const std::string out_path = Path("stdout");
+    const std::string err_path = Path("stderr");
+    const pid_t pid = fork();
+    if (pid == 0) {
+      if (!freopen(out_path.c_str(), "w", stdout) || !freopen(err_path.c_str(), "w", stderr)) {
+        _exit(126);
+      }
+      std::vector<char*> argv;
+      for (const std::string& arg : full) {
+        argv.push_back(const_cast<char*>(arg.c_str()));
+      }
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CommandResult result;
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    result.out = ReadFile(out_path);
+    result.err = ReadFile(err_path);
+    return result;
+  }
+
+  // Hourly request rate with a trend, a daily wave and a weekend dip.
+  std::string WriteTrafficCsv(const std::string& name, size_t points) const {
+    std::mt19937_64 random(42);
+    std::normal_distribution<double> noise(0.0, 60.0);
+    std::ofstream out(Path(name));
+    out << "timestamp,value\n";
+    for (size_t i = 0; i < points; ++i) {
+      const size_t day_of_week = (i / 24) % 7;  // the series starts on a Thursday
+      const double value =
+          2000 + 2.0 * static_cast<double>(i) +
+          800 * std::sin(2 * std::numbers::pi * (static_cast<double>(i % 24) - 8) / 24) +
+          ((day_of_week == 2 || day_of_week == 3) ? -500 : 0) + noise(random);
+      out << 1767225600 + 3600 * static_cast<int64_t>(i) << "," << value << "\n";
+    }
+    return Path(name);
+  }
+
+  std::string dir_;
+};
+
+TEST_F(CapacityCommandTest, ForecastJsonChartAndRecommendation) {
+  const std::string csv = WriteTrafficCsv("traffic.csv", 4 * 168);
+  const std::string chart = Path("forecast.svg");
+  const CommandResult result = Run({"capacity", "forecast", "--csv", csv, "--horizon", "7d",
+                                    "--replica-rps", "1000", "--json", "--chart", chart});
+  ASSERT_EQ(result.status, 0) << result.err;
+
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(result.out).get(root), simdjson::SUCCESS) << result.out;
+  EXPECT_EQ(std::string_view(root["chosen_model"].get_string()), "holt-winters");
+  EXPECT_EQ(int64_t(root["history"]["points"].get_int64()), 4 * 168);
+  EXPECT_EQ(root["forecast"].get_array().size(), 168u);
+  simdjson::dom::array models = root["models"].get_array();
+  ASSERT_EQ(models.size(), 2u);
+  for (simdjson::dom::element model : models) {
+    const double coverage = model["backtest"]["coverage"].get_double();
+    EXPECT_GE(coverage, 0.0);
+    EXPECT_LE(coverage, 1.0);
+  }
+  simdjson::dom::element recommendation = root["recommendation"];
+  const double peak = recommendation["forecast_peak_upper"].get_double();
+  EXPECT_DOUBLE_EQ(double(recommendation["current_capacity"].get_double()), 5000.0);
+  EXPECT_EQ(int64_t(recommendation["recommended_replicas"].get_int64()),
+            static_cast<int64_t>(std::ceil(peak / (1000 * 0.7))));
+  EXPECT_EQ(bool(recommendation["action_required"].get_bool()), peak > 3500);
+
+  const std::string svg = ReadFile(chart);
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("<polygon"), std::string::npos);  // the interval band
+  EXPECT_NE(svg.find("95 % prediction interval"), std::string::npos);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+}
+
+TEST_F(CapacityCommandTest, TableShowsBacktestsChoiceAndRecommendation) {
+  const std::string csv = WriteTrafficCsv("traffic.csv", 3 * 168);
+  const CommandResult result = Run({"capacity", "forecast", "--csv", csv, "--horizon", "14d",
+                                    "--replica-rps", "1000", "--current-replicas", "8"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_NE(result.out.find("<- chosen"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("Chosen: holt-winters: lower backtest RMSE"), std::string::npos);
+  EXPECT_NE(result.out.find("current capacity:        8,000 (8 replicas x 1,000)"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("recommended capacity:"), std::string::npos);
+  EXPECT_NE(result.out.find("scaling factor:"), std::string::npos);
+}
+
+TEST_F(CapacityCommandTest, ReplicaCapacityComesFromTheBenchmarkPage) {
+  const std::string csv = WriteTrafficCsv("traffic.csv", 2 * 168);
+  std::ofstream(Path("benchmarks.md"))
+      << "# Benchmarks\n\n| server | requests/s | p50 |\n|---|---:|---:|\n"
+         "| nginx (fixed body) | 50,000 | 1 µs |\n| fraudguard serve | 12,500 | 2 µs |\n";
+  const CommandResult result = Run({"capacity", "forecast", "--csv", csv, "--horizon", "2d",
+                                    "--benchmarks", Path("benchmarks.md"), "--json"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(result.out).get(root), simdjson::SUCCESS);
+  EXPECT_DOUBLE_EQ(double(root["recommendation"]["replica_requests_per_second"].get_double()),
+                   12500.0);
+  EXPECT_NE(std::string_view(root["recommendation"]["replica_capacity_source"].get_string())
+                .find("benchmarks.md"),
+            std::string_view::npos);
+}
+
+TEST_F(CapacityCommandTest, MissingBenchmarkFigureIsRefusedNotGuessed) {
+  const std::string csv = WriteTrafficCsv("traffic.csv", 100);
+  const CommandResult result = Run(
+      {"capacity", "forecast", "--csv", csv, "--horizon", "1d", "--benchmarks", Path("absent.md")});
+  EXPECT_EQ(result.status, 2);
+  EXPECT_NE(result.err.find("no measured per-replica capacity"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--replica-rps"), std::string::npos);
+}
+
+TEST_F(CapacityCommandTest, BadCsvNamesTheLine) {
+  std::ofstream(Path("bad.csv")) << "timestamp,value\n1767225600,1\n1767229200,2\n1767232800,x\n";
+  const CommandResult result =
+      Run({"capacity", "forecast", "--csv", Path("bad.csv"), "--replica-rps", "1000"});
+  EXPECT_EQ(result.status, 2);
+  EXPECT_NE(result.err.find("bad.csv: line 4: value 'x' is not a finite number"), std::string::npos)
+      << result.err;
+}
+
+TEST_F(CapacityCommandTest, FewerThan30PointsAreRefused) {
+  const std::string csv = WriteTrafficCsv("short.csv", 29);
+  const CommandResult result = Run({"capacity", "forecast", "--csv", csv, "--replica-rps", "1000"});
+  EXPECT_EQ(result.status, 2);
+  EXPECT_NE(result.err.find("need at least 30 points to forecast, got 29"), std::string::npos)
+      << result.err;
+  EXPECT_TRUE(result.out.empty());
+}
+
+TEST_F(CapacityCommandTest, OtherResourcesNeedTheirCurrentCapacity) {
+  const std::string csv = WriteTrafficCsv("cpu.csv", 100);
+  const CommandResult missing =
+      Run({"capacity", "forecast", "--csv", csv, "--resource", "cpu", "--horizon", "1d"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("--current-capacity (in cores) is required for cpu"),
+            std::string::npos)
+      << missing.err;
+  const CommandResult given = Run({"capacity", "forecast", "--csv", csv, "--resource", "cpu",
+                                   "--horizon", "1d", "--current-capacity", "10000"});
+  EXPECT_EQ(given.status, 0) << given.err;
+  EXPECT_NE(given.out.find("action:                  none"), std::string::npos) << given.out;
+  const CommandResult wrong = Run({"capacity", "forecast", "--csv", csv, "--resource", "disk"});
+  EXPECT_EQ(wrong.status, 2);
+  EXPECT_NE(wrong.err.find("--resource must be"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fraudguard
