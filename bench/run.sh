@@ -66,8 +66,24 @@ echo "warming up ..." >&2
 DURATION=2 run_wrk "http://127.0.0.1:$fg_port" >/dev/null
 echo "nginx ($DURATION s) ..." >&2
 nginx_result=$(run_wrk "http://127.0.0.1:$nginx_port")
+# CPU ticks of each of the server's threads, by thread name, to show where its time went.
+thread_ticks() {
+  for stat in /proc/"$fg_pid"/task/*/stat; do
+    # Fields after the parenthesised name: utime and stime are the 12th and 13th.
+    name=$(sed 's/^[0-9]* (\(.*\)) .*/\1/' "$stat")
+    ticks=$(sed 's/^.*) //' "$stat" | awk '{print $12 + $13}')
+    echo "$name $ticks"
+  done | awk '{t[$1] += $2} END {for (n in t) printf "%s %d\n", n, t[n]}'
+}
 echo "fraudguard ($DURATION s) ..." >&2
+thread_ticks >"$work/ticks-before"
 fg_result=$(run_wrk "http://127.0.0.1:$fg_port")
+thread_ticks >"$work/ticks-after"
+threads_json=$(awk -v hz="$(getconf CLK_TCK)" -v seconds="$DURATION" '
+  NR == FNR { before[$1] = $2; next }
+  { share[$1] = ($2 - before[$1]) / hz / seconds }
+  END { sep = ""; printf "{"; for (n in share) { printf "%s\"%s\":%.3f", sep, n, share[n]; sep = "," } printf "}" }
+' "$work/ticks-before" "$work/ticks-after")
 curl -s "http://127.0.0.1:$fg_port/metrics" >"$work/metrics.txt"
 metrics=$(cat "$work/metrics.txt")
 rss=$(awk '/^process_resident_memory_bytes /{print $2}' <<<"$metrics")
@@ -84,5 +100,6 @@ fi
 /usr/bin/python3 bench/report.py --nginx "$nginx_result" --fraudguard "$fg_result" \
   --metrics "$work/metrics.txt" --rss "${rss:-0}" --cards "${cards:-0}" \
   --state-bytes "${state_bytes:-0}" --micro "$micro_json" --duration "$DURATION" \
-  --connections "$CONNECTIONS" --server-threads "$SERVER_THREADS" > docs/benchmarks.md
+  --connections "$CONNECTIONS" --server-threads "$SERVER_THREADS" --threads "$threads_json" \
+  > docs/benchmarks.md
 echo "wrote docs/benchmarks.md" >&2

@@ -7,9 +7,22 @@ namespace fraudguard {
 
 void AppendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const auto needs_escape = [](char c) {
+    return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+  };
   out.push_back('"');
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    // Runs of characters that need no escaping (nearly all of them) are appended at once.
+    size_t run_end = pos;
+    while (run_end < text.size() && !needs_escape(text[run_end])) {
+      ++run_end;
+    }
+    out.append(text.data() + pos, run_end - pos);
+    if (run_end == text.size()) {
+      break;
+    }
+    const char c = text[run_end];
     switch (c) {
       case '"':
         out += "\\\"";
@@ -26,15 +39,14 @@ void AppendJsonString(std::string& out, std::string_view text) {
       case '\t':
         out += "\\t";
         break;
-      default:
-        if (byte < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[byte >> 4U]);
-          out.push_back(kHex[byte & 0xFU]);
-        } else {
-          out.push_back(c);
-        }
+      default: {
+        const auto byte = static_cast<unsigned char>(c);
+        out += "\\u00";
+        out.push_back(kHex[byte >> 4U]);
+        out.push_back(kHex[byte & 0xFU]);
+      }
     }
+    pos = run_end + 1;
   }
   out.push_back('"');
 }

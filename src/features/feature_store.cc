@@ -1,6 +1,7 @@
 #include "features/feature_store.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -230,7 +231,10 @@ Result<std::unique_ptr<FeatureStore>> FeatureStore::Open(const FeatureStoreOptio
     if (Status snapshot = store->Snapshot(); !snapshot.ok()) {
       return Error{snapshot.error()};
     }
-    store->background_ = std::thread([raw = store.get()] { raw->BackgroundLoop(); });
+    store->background_ = std::thread([raw = store.get()] {
+      pthread_setname_np(pthread_self(), "feature-state");  // seen in top and /proc
+      raw->BackgroundLoop();
+    });
   }
   return store;
 }

@@ -1,5 +1,6 @@
 #include "storage/decision_log.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -144,7 +145,10 @@ Result<std::unique_ptr<DecisionLog>> DecisionLog::Open(const DecisionLogOptions&
     log->closed_ = true;
     return Error{opened.error()};
   }
-  log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  log->writer_ = std::thread([raw = log.get()] {
+    pthread_setname_np(pthread_self(), "decision-log");  // seen in top and /proc
+    raw->WriterLoop();
+  });
   LogInfo("decision_log_opened")
       .Field("path", options.path)
       .Field("batch_size", static_cast<uint64_t>(options.batch_size))
