@@ -11,6 +11,7 @@ namespace {
 constexpr std::string_view kJob = "fraud-api";
 constexpr std::string_view kDecisionPrefix = "/api/v1/fraud/decisions/";
 constexpr std::string_view kFeaturesPrefix = "/api/v1/features/";
+constexpr std::string_view kSloPrefix = "/api/v1/slo/";
 
 // Exact paths first; the two prefixed routes are matched after.
 Route MatchRoute(std::string_view path) {
@@ -34,6 +35,12 @@ Route MatchRoute(std::string_view path) {
   }
   if (path == "/api/v1/admin/reload") {
     return Route::kAdminReload;
+  }
+  if (path == "/api/v1/slo") {
+    return Route::kSlo;
+  }
+  if (path.size() > kSloPrefix.size() && path.rfind(kSloPrefix, 0) == 0) {
+    return Route::kSloByName;
   }
   if (path.size() > kDecisionPrefix.size() && path.rfind(kDecisionPrefix, 0) == 0) {
     return Route::kDecision;
@@ -111,10 +118,22 @@ std::string_view RouteName(Route route) {
       return "/api/v1/features/{entity}/{id}";
     case Route::kAdminReload:
       return "/api/v1/admin/reload";
+    case Route::kSlo:
+      return "/api/v1/slo";
+    case Route::kSloByName:
+      return "/api/v1/slo/{name}";
     case Route::kUnknown:
       return "other";
   }
   return "other";
+}
+
+std::vector<std::string> RouteLabels() {
+  std::vector<std::string> labels;
+  for (size_t r = 0; r < kRouteCount; ++r) {
+    labels.emplace_back(RouteName(static_cast<Route>(r)));
+  }
+  return labels;
 }
 
 FraudService::FraudService(ServiceDependencies dependencies, int workers)
@@ -187,6 +206,9 @@ void FraudService::CountRequest(Route route, int status, double seconds) {
   }
   counter->Increment();
   request_duration_[r]->Observe(seconds);
+  if (deps_.sli != nullptr) {
+    deps_.sli->Record(r, static_cast<int>(s), seconds);
+  }
 }
 
 void FraudService::Handle(const http::Request& request, http::Response& response, int worker) {
@@ -253,6 +275,12 @@ void FraudService::Dispatch(Route route,
     case Route::kAdminReload:
       if (Authorize(request, Role::kAdmin, response)) {
         HandleReload(response);
+      }
+      return;
+    case Route::kSlo:
+    case Route::kSloByName:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleSlo(route, request, response);
       }
       return;
     case Route::kUnknown:
@@ -475,6 +503,42 @@ void FraudService::HandleReload(http::Response& response) {
       .Field("model_version", model->file.version)
       .Field("rules_version", deps_.scorer->rules()->version())
       .EndObject();
+}
+
+void FraudService::HandleSlo(Route route, const http::Request& request, http::Response& response) {
+  std::string name;
+  if (route == Route::kSloByName &&
+      (!PercentDecode(request.path.substr(kSloPrefix.size()), name) || name.size() > 128)) {
+    http::SetJsonError(response, 400, "invalid_field", "the SLO name is malformed", "name");
+    return;
+  }
+  if (deps_.slo == nullptr) {
+    http::SetJsonError(response, 503, "slo_unavailable", "SLO tracking is not configured");
+    return;
+  }
+  if (route == Route::kSloByName && deps_.slo->config().Find(name) == nullptr) {
+    std::string known;
+    for (const SloDefinition& slo : deps_.slo->config().slos) {
+      known += (known.empty() ? "" : ", ") + slo.name;
+    }
+    http::SetJsonError(response, 404, "not_found", "no SLO named '" + name + "'; defined: " + known,
+                       "name");
+    return;
+  }
+  auto reports = deps_.slo->Reports();
+  if (!reports) {
+    http::SetJsonError(response, 503, "slo_unavailable", reports.error());
+    return;
+  }
+  if (route == Route::kSlo) {
+    AppendSloReportsJson(*reports, deps_.clock->NowMillis(), response.body);
+    return;
+  }
+  for (const SloReport& report : *reports) {
+    if (report.name == name) {
+      AppendSloReportJson(report, response.body);
+    }
+  }
 }
 
 // TODO: when the feature log write fails the responses of this iteration are already built and

@@ -16,6 +16,8 @@
 #include "features/feature_store.h"
 #include "scoring/scorer.h"
 #include "security/api_keys.h"
+#include "slo/sli_recorder.h"
+#include "slo/slo_tracker.h"
 #include "storage/decision_log.h"
 #include "telemetry/metrics.h"
 
@@ -32,6 +34,8 @@ enum class Route : uint8_t {
   kDecision,
   kFeatures,
   kAdminReload,
+  kSlo,
+  kSloByName,
   kUnknown,
 };
 inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
@@ -44,6 +48,9 @@ struct ServiceDependencies {
   const ApiKeyStore* keys = nullptr;  // null: authentication is off (loopback only)
   MetricsRegistry* metrics = nullptr;
   const Clock* clock = nullptr;
+  // Both null: SLOs are not tracked and /api/v1/slo answers 503.
+  SliRecorder* sli = nullptr;  // fed every answered request; its routes are RouteLabels()
+  SloTracker* slo = nullptr;
   // Reloads the model and the rules; the new ones replace the old only when they check out.
   std::function<Status()> reload;
 };
@@ -78,6 +85,7 @@ private:
   void HandleFeatures(const http::Request& request, http::Response& response);
   void HandleApiHealth(http::Response& response);
   void HandleReload(http::Response& response);
+  void HandleSlo(Route route, const http::Request& request, http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   void CountRequest(Route route, int status, double seconds);
@@ -104,5 +112,7 @@ private:
 };
 
 std::string_view RouteName(Route route);
+// Every route label, indexed by Route (the SLI recorder's route list).
+std::vector<std::string> RouteLabels();
 
 }  // namespace fraudguard

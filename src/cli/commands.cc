@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "api/fraud_service.h"
 #include "capacity/capacity_command.h"
 #include "cli/serve.h"
 #include "cli/train.h"
@@ -17,6 +18,7 @@
 #include "sim/csv.h"
 #include "sim/progress_bar.h"
 #include "sim/simulator.h"
+#include "slo/slo_cli.h"
 
 namespace fraudguard {
 namespace {
@@ -33,6 +35,7 @@ struct ServeFlags {
   std::optional<std::string> rules;
   std::optional<std::string> keys;
   std::optional<std::string> log_level;
+  std::optional<std::string> slo_config;
   std::optional<int64_t> max_body_bytes;
   std::optional<int64_t> max_batch_items;
   std::optional<int64_t> request_timeout_ms;
@@ -51,6 +54,7 @@ void AddServe(CLI::App& app, ServeFlags& flags) {
   serve->add_option("--rules", flags.rules, "Rules file (allow/deny lists and overrides)");
   serve->add_option("--keys", flags.keys, "API keys file; required off loopback");
   serve->add_option("--log-level", flags.log_level, "debug, info, warn or error");
+  serve->add_option("--slo-config", flags.slo_config, "SLO definitions (default: built-in)");
   serve->add_option("--max-body-bytes", flags.max_body_bytes, "Largest request body accepted");
   serve->add_option("--max-batch-items", flags.max_batch_items, "Most transactions per batch");
   serve->add_option("--request-timeout-ms", flags.request_timeout_ms,
@@ -83,6 +87,7 @@ int RunServeCommand(const ServeFlags& flags) {
   apply(flags.rules, config.rules_path);
   apply(flags.keys, config.keys_path);
   apply(flags.log_level, config.log_level);
+  apply(flags.slo_config, config.slo_config_path);
   apply(flags.max_body_bytes, config.max_body_bytes);
   apply(flags.max_batch_items, config.max_batch_items);
   apply(flags.request_timeout_ms, config.request_timeout_ms);
@@ -240,6 +245,8 @@ int RunCli(int argc, char** argv) {
 
   capacity::CapacityCommand capacity_command(app);
 
+  SloCommands slo(app, RouteLabels());
+
   CLI11_PARSE(app, argc, argv);
 
   if (capacity_command.Parsed()) {
@@ -251,6 +258,9 @@ int RunCli(int argc, char** argv) {
   }
   if (keys_add->parsed()) {
     return RunKeysAdd(keys_flags);
+  }
+  if (slo.parsed()) {
+    return slo.Run();
   }
   if (app.got_subcommand("simulate")) {
     return RunSimulate(simulate_flags);

@@ -11,6 +11,8 @@
 #include "api/http_server.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "slo/slo_config.h"
+#include "slo/slo_tracker.h"
 
 namespace fraudguard {
 namespace {
@@ -123,6 +125,28 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     return Fail("decision_log_unusable", decisions.error());
   }
 
+  SloConfig slo_config = DefaultSloConfig();
+  if (!config.slo_config_path.empty()) {
+    auto loaded = LoadSloConfigFile(config.slo_config_path, RouteLabels());
+    if (!loaded) {
+      return Fail("slo_config_invalid", loaded.error());
+    }
+    slo_config = std::move(loaded).value();
+  }
+  SliRecorderOptions sli_options;
+  sli_options.path = config.data_dir + "/sli.db";
+  sli_options.routes = RouteLabels();
+  sli_options.minute_retention_days = slo_config.storage.minute_retention_days;
+  sli_options.hourly_retention_days = slo_config.storage.hourly_retention_days;
+  auto sli = SliRecorder::Open(sli_options, clock);
+  if (!sli) {
+    return Fail("sli_unusable", sli.error());
+  }
+  LogInfo("slo_loaded")
+      .Field("path", config.slo_config_path.empty() ? "(built-in)" : config.slo_config_path)
+      .Field("slos", static_cast<uint64_t>(slo_config.slos.size()));
+  SloTracker slo_tracker(std::move(slo_config), **sli, clock);
+
   Scorer scorer(**features, *model, *rules, config.threads);
   MetricsRegistry metrics;
   AddProcessMetrics(metrics);
@@ -165,6 +189,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     log_errors.SetTotal(static_cast<double>(log.write_errors));
   });
   model_info.WithLabels({(*model)->file.version}).Set(1);
+  slo_tracker.RegisterMetrics(metrics);
 
   std::mutex reload_mutex;
   const auto reload = [&]() -> Status {
@@ -200,6 +225,8 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   dependencies.metrics = &metrics;
   dependencies.clock = &clock;
   dependencies.reload = reload;
+  dependencies.sli = sli->get();
+  dependencies.slo = &slo_tracker;
   FraudService service(dependencies, config.threads);
 
   http::ServerOptions server_options;
@@ -246,6 +273,10 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   int exit_code = 0;
   if (auto status = feature_store->Close(); !status) {
     LogError("feature_state_close_failed").Field("error", status.error());
+    exit_code = 1;
+  }
+  if (auto status = (*sli)->Close(); !status) {
+    LogError("sli_close_failed").Field("error", status.error());
     exit_code = 1;
   }
   if (auto status = decision_log->Close(); !status) {

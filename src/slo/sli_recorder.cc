@@ -136,7 +136,8 @@ Result<std::unique_ptr<SliRecorder>> SliRecorder::Open(const SliRecorderOptions&
   if (options.start_writer && !options.read_only) {
     recorder->writer_ = std::thread([raw = recorder.get()] { raw->WriterLoop(); });
   }
-  LogInfo("sli_recorder_opened")
+  // A read-only open is a CLI looking at a server's data; not an event of the service.
+  (options.read_only ? LogDebug("sli_recorder_opened") : LogInfo("sli_recorder_opened"))
       .Field("path", options.path)
       .Field("routes", static_cast<uint64_t>(options.routes.size()))
       .Field("minute_retention_days", options.minute_retention_days);

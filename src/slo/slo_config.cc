@@ -712,7 +712,8 @@ bool ParsePercent(std::string_view text, double& ratio) {
   if (!text.empty() && text != "%") {
     return false;
   }
-  ratio = value / 100.0;
+  // Through whole millionths of a percent, so that 99.99 % becomes the double nearest 0.9999.
+  ratio = std::round(value * 1e6) / 1e8;
   return true;
 }
 
