@@ -12,6 +12,8 @@
 
 #include "capacity/chart.h"
 #include "capacity/forecast.h"
+#include "capacity/manifest_check.h"
+#include "capacity/manifests.h"
 #include "capacity/recommendation.h"
 #include "capacity/time_series.h"
 #include "core/json_writer.h"
@@ -39,6 +41,13 @@ struct CapacityFlags {
   double target_utilisation = kTargetUtilisation;
   bool json = false;
   std::string chart;
+
+  CLI::App* manifests = nullptr;
+  ManifestOptions manifest;
+  std::vector<std::string> schedules;
+  bool no_schedules = false;
+  bool no_keda = false;
+  std::string output = "-";
 };
 
 namespace {
@@ -343,6 +352,46 @@ int RunForecast(const CapacityFlags& flags) {
   return 0;
 }
 
+Status WriteOutput(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return std::ferror(stdout) ? Status(Error{"writing standard output failed"}) : OkStatus();
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  return out ? OkStatus() : Status(Error{"cannot write " + path});
+}
+
+int RunManifests(const CapacityFlags& flags) {
+  ManifestOptions options = flags.manifest;
+  options.keda = !flags.no_keda;
+  if (flags.no_schedules) {
+    options.schedules.clear();
+  } else if (!flags.schedules.empty()) {
+    options.schedules.clear();
+    for (const std::string& text : flags.schedules) {
+      auto schedule = ParseSchedule(text);
+      if (!schedule) {
+        return Fail(kExitBadInput, schedule.error());
+      }
+      options.schedules.push_back(std::move(*schedule));
+    }
+  }
+  auto yaml = RenderManifests(options);
+  if (!yaml) {
+    return Fail(kExitBadInput, yaml.error());
+  }
+  // The generator's own output must pass the schema check; a failure here is a bug.
+  if (auto status = CheckManifests(*yaml); !status) {
+    return Fail(kExitFailure, "generated manifests fail the schema check: " + status.error());
+  }
+  if (auto status = WriteOutput(flags.output, *yaml); !status) {
+    return Fail(kExitFailure, status.error());
+  }
+  return 0;
+}
+
 }  // namespace
 
 CapacityCommand::CapacityCommand(CLI::App& app) : flags_(std::make_unique<CapacityFlags>()) {
@@ -375,17 +424,53 @@ CapacityCommand::CapacityCommand(CLI::App& app) : flags_(std::make_unique<Capaci
                        "Utilisation to plan for (default 0.7)");
   forecast->add_flag("--json", f.json, "Write JSON instead of tables");
   forecast->add_option("--chart", f.chart, "Write an SVG chart to this file");
+
+  f.manifests = capacity->add_subcommand(
+      "manifests", "Write Kubernetes autoscaling manifests (KEDA ScaledObject or HPA + CronJobs)");
+  CLI::App* manifests = f.manifests;
+  ManifestOptions& m = f.manifest;
+  manifests->add_option("-o,--output", f.output, "YAML file, - for stdout");
+  manifests->add_option("--name", m.name, "Deployment name (default fraudguard)");
+  manifests->add_option("--namespace", m.kubernetes_namespace, "Namespace (default default)");
+  manifests->add_option("--min-replicas", m.min_replicas, "Base replicas (default 5)");
+  manifests->add_option("--max-replicas", m.max_replicas, "Most replicas (default 100)");
+  manifests->add_option("--cpu", m.cpu_utilisation, "CPU utilisation target, % (default 70)");
+  manifests->add_option("--memory", m.memory_utilisation,
+                        "Memory utilisation target, % (default 80)");
+  manifests->add_option("--rps-target", m.rps_per_replica,
+                        "Decisions per second per replica (default 1000)");
+  manifests->add_option("--scale-up-threshold", m.scale_up_threshold,
+                        "Scale up above this multiple of the target (default 1.2)");
+  manifests->add_option("--scale-down-threshold", m.scale_down_threshold,
+                        "Scale down below this multiple of the target (default 0.8)");
+  manifests->add_flag("--cluster-tolerance", m.cluster_tolerance,
+                      "Leave out the per-HPA tolerance (Kubernetes before 1.33)");
+  manifests->add_flag("--no-keda", f.no_keda,
+                      "HorizontalPodAutoscaler and CronJobs instead of a KEDA ScaledObject");
+  manifests->add_option("--timezone", m.timezone, "IANA time zone of the schedules (default UTC)");
+  manifests->add_option("--prometheus-address", m.prometheus_address,
+                        "Prometheus URL KEDA queries");
+  manifests->add_option("--rps-query", m.rps_query, "PromQL for decisions per second");
+  manifests->add_option("--rps-metric", m.rps_metric,
+                        "Pods metric name served by prometheus-adapter (HPA only)");
+  manifests->add_option("--kubectl-image", m.kubectl_image, "Image the CronJobs run");
+  manifests->add_option("--schedule", f.schedules,
+                        "name|M H * * DAYS|DURATION|REPLICAS; replaces the default schedules");
+  manifests->add_flag("--no-schedules", f.no_schedules, "Metric-based scaling only");
 }
 
 CapacityCommand::~CapacityCommand() = default;
 
 bool CapacityCommand::Parsed() const {
-  return flags_->forecast->parsed();
+  return flags_->forecast->parsed() || flags_->manifests->parsed();
 }
 
 int CapacityCommand::Run() const {
   if (flags_->forecast->parsed()) {
     return RunForecast(*flags_);
+  }
+  if (flags_->manifests->parsed()) {
+    return RunManifests(*flags_);
   }
   return kExitBadInput;
 }
