@@ -79,6 +79,110 @@ bool IsValidJson(std::string_view body) {
   return validator.parse(body.data(), body.size()).get(root) == simdjson::SUCCESS;
 }
 
+// Unknown fields are skipped by the on-demand parser without looking inside them; CheckValue
+// walks one fully so that a malformed value there is caught too. Nesting is bounded so that a
+// hostile body cannot exhaust the stack.
+constexpr int kMaxUnknownValueDepth = 32;
+
+bool IsNullAtom(simdjson::ondemand::value value) {
+  bool is_null = false;
+  return value.is_null().get(is_null) == simdjson::SUCCESS && is_null;
+}
+
+enum class ValueCheck : uint8_t { kWellFormed, kMalformed, kTooDeep };
+
+ValueCheck CheckValue(simdjson::ondemand::value value, int depth) {
+  if (depth > kMaxUnknownValueDepth) {
+    return ValueCheck::kTooDeep;
+  }
+  const auto verdict = [](bool ok) {
+    return ok ? ValueCheck::kWellFormed : ValueCheck::kMalformed;
+  };
+  simdjson::ondemand::json_type type;
+  if (value.type().get(type) != simdjson::SUCCESS) {
+    return ValueCheck::kMalformed;
+  }
+  switch (type) {
+    case simdjson::ondemand::json_type::object: {
+      simdjson::ondemand::object object;
+      if (value.get_object().get(object) != simdjson::SUCCESS) {
+        return ValueCheck::kMalformed;
+      }
+      for (auto field : object) {
+        std::string_view key;
+        simdjson::ondemand::value inner;
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
+            field.value().get(inner) != simdjson::SUCCESS) {
+          return ValueCheck::kMalformed;
+        }
+        if (const ValueCheck inner_check = CheckValue(inner, depth + 1);
+            inner_check != ValueCheck::kWellFormed) {
+          return inner_check;
+        }
+      }
+      return ValueCheck::kWellFormed;
+    }
+    case simdjson::ondemand::json_type::array: {
+      simdjson::ondemand::array array;
+      if (value.get_array().get(array) != simdjson::SUCCESS) {
+        return ValueCheck::kMalformed;
+      }
+      for (auto element : array) {
+        simdjson::ondemand::value inner;
+        if (element.get(inner) != simdjson::SUCCESS) {
+          return ValueCheck::kMalformed;
+        }
+        if (const ValueCheck inner_check = CheckValue(inner, depth + 1);
+            inner_check != ValueCheck::kWellFormed) {
+          return inner_check;
+        }
+      }
+      return ValueCheck::kWellFormed;
+    }
+    case simdjson::ondemand::json_type::string: {
+      std::string_view text;
+      return verdict(value.get_string().get(text) == simdjson::SUCCESS);
+    }
+    case simdjson::ondemand::json_type::number: {
+      simdjson::ondemand::number number;
+      return verdict(value.get_number().get(number) == simdjson::SUCCESS);
+    }
+    case simdjson::ondemand::json_type::boolean: {
+      bool flag = false;
+      return verdict(value.get_bool().get(flag) == simdjson::SUCCESS);
+    }
+    case simdjson::ondemand::json_type::null:
+      return verdict(IsNullAtom(value));
+  }
+  return ValueCheck::kMalformed;
+}
+
+// Reports a failed CheckValue of the field `field`; false when the value was well formed.
+bool SetValueCheckError(ValueCheck check, std::string field, RequestError& error) {
+  if (check == ValueCheck::kMalformed) {
+    SetError(error, "malformed_json", std::move(field),
+             "the value of this field is not valid JSON");
+    return true;
+  }
+  if (check == ValueCheck::kTooDeep) {
+    SetError(
+        error, "invalid_field", std::move(field),
+        "the value is nested more than " + std::to_string(kMaxUnknownValueDepth) + " levels deep");
+    return true;
+  }
+  return false;
+}
+
+// A field-level error can have been caused by a malformed value that the on-demand parser only
+// met there ("amount": 12x). Only on this error path is the whole body validated, so that such
+// a body is reported as malformed JSON rather than as a wrong value.
+void ReclassifyIfMalformed(std::string_view body, RequestError& error) {
+  if (error.code != "malformed_json" && error.code != "empty_body" && !IsValidJson(body)) {
+    error.code = "malformed_json";
+    error.message = "the request body is not valid JSON";
+  }
+}
+
 void SetShapeError(simdjson::error_code code,
                    std::string_view body,
                    std::string_view expected,
@@ -183,6 +287,11 @@ bool TransactionDecoder::DecodeObject(simdjson::ondemand::object object,
   const auto read_text = [&](simdjson::ondemand::value value, std::string_view name,
                              std::string& target) {
     if (value.type().value_unsafe() == simdjson::ondemand::json_type::null) {
+      if (!IsNullAtom(value)) {
+        SetError(error, "malformed_json", JoinField(field_prefix, name),
+                 "the value of this field is not valid JSON");
+        return false;
+      }
       return true;
     }
     std::string_view text;
@@ -261,13 +370,13 @@ bool TransactionDecoder::DecodeObject(simdjson::ondemand::object object,
           return false;
         }
         has_timestamp = true;
-      } else if (type != simdjson::ondemand::json_type::null) {
+      } else if (type != simdjson::ondemand::json_type::null || !IsNullAtom(value)) {
         SetError(error, "invalid_field", JoinField(field_prefix, key),
                  "timestamp must be epoch milliseconds or an RFC 3339 string");
         return false;
       }
     } else if (key == "user_age_days") {
-      if (type == simdjson::ondemand::json_type::null) {
+      if (type == simdjson::ondemand::json_type::null && IsNullAtom(value)) {
         continue;
       }
       double age = 0;
@@ -299,8 +408,11 @@ bool TransactionDecoder::DecodeObject(simdjson::ondemand::object object,
       ok = read_text(value, key, out.ip);
     } else if (key == "channel") {
       ok = read_text(value, key, out.channel);
+    } else if (SetValueCheckError(CheckValue(value, 0), JoinField(field_prefix, key), error)) {
+      // Unknown fields are ignored (callers may send more than FraudGuard uses), but they must
+      // still be valid JSON.
+      return false;
     }
-    // Unknown fields are ignored: callers may send more than FraudGuard uses.
     if (!ok) {
       return false;
     }
@@ -328,6 +440,29 @@ bool TransactionDecoder::DecodeOne(std::string_view body,
                                    int64_t now_ms,
                                    Transaction& out,
                                    RequestError& error) {
+  if (DecodeOneUnchecked(body, now_ms, out, error)) {
+    return true;
+  }
+  ReclassifyIfMalformed(body, error);
+  return false;
+}
+
+bool TransactionDecoder::DecodeBatch(std::string_view body,
+                                     int64_t now_ms,
+                                     std::vector<Transaction>& out,
+                                     RequestError& error) {
+  if (DecodeBatchUnchecked(body, now_ms, out, error)) {
+    return true;
+  }
+  ReclassifyIfMalformed(body, error);
+  out.clear();
+  return false;
+}
+
+bool TransactionDecoder::DecodeOneUnchecked(std::string_view body,
+                                            int64_t now_ms,
+                                            Transaction& out,
+                                            RequestError& error) {
   if (!Prepare(body, error)) {
     return false;
   }
@@ -352,10 +487,10 @@ bool TransactionDecoder::DecodeOne(std::string_view body,
   return true;
 }
 
-bool TransactionDecoder::DecodeBatch(std::string_view body,
-                                     int64_t now_ms,
-                                     std::vector<Transaction>& out,
-                                     RequestError& error) {
+bool TransactionDecoder::DecodeBatchUnchecked(std::string_view body,
+                                              int64_t now_ms,
+                                              std::vector<Transaction>& out,
+                                              RequestError& error) {
   out.clear();
   if (!Prepare(body, error)) {
     return false;
@@ -399,6 +534,9 @@ bool TransactionDecoder::DecodeBatch(std::string_view body,
         return false;
       }
       if (key != "transactions") {
+        if (SetValueCheckError(CheckValue(value, 0), std::string(key), error)) {
+          return false;
+        }
         continue;
       }
       simdjson::ondemand::array array;

@@ -40,6 +40,16 @@ public:
                    RequestError& error);
 
 private:
+  // The decoders proper; the public ones add the check that tells a malformed body from a bad
+  // value on their error path.
+  bool DecodeOneUnchecked(std::string_view body,
+                          int64_t now_ms,
+                          Transaction& out,
+                          RequestError& error);
+  bool DecodeBatchUnchecked(std::string_view body,
+                            int64_t now_ms,
+                            std::vector<Transaction>& out,
+                            RequestError& error);
   bool Prepare(std::string_view body, RequestError& error);
   // Decodes the items of a batch's array into `out`, enforcing the item limit.
   bool DecodeItems(simdjson::ondemand::array array,

@@ -57,6 +57,34 @@ TEST(TransactionCodecTest, NotJsonAndNotAnObjectGetTheirOwnCodes) {
   EXPECT_EQ(DecodeOneError("").code, "empty_body");
 }
 
+TEST(TransactionCodecTest, MalformedValuesAnywhereAreMalformedJson) {
+  // Values the on-demand parser would otherwise skip or judge by their first character.
+  for (const char* body :
+       {R"({"amount":5,"other":nope})", R"({"amount":5,"card_id":nxyz})",
+        R"({"amount":5,"timestamp":nope})", R"({"amount":5,"user_age_days":nul})",
+        R"({"amount":tru})", R"({"amount":12x})", R"({"amount":5,"card_id":tru})",
+        R"({"amount":5,"extra":{"deep":[1,2,nope]}})", R"({"amount":5,"extra":"bad \q escape"})"}) {
+    EXPECT_EQ(DecodeOneError(body).code, "malformed_json") << body;
+  }
+  EXPECT_EQ(DecodeBatchError(R"([{"amount":1},nope])").code, "malformed_json");
+  EXPECT_EQ(DecodeBatchError(R"({"source":nope,"transactions":[{"amount":1}]})").code,
+            "malformed_json");
+  // Deep nesting in an unknown field is refused rather than walked without bound.
+  const std::string deep =
+      R"({"amount":5,"x":)" + std::string(100, '[') + std::string(100, ']') + "}";
+  const RequestError too_deep = DecodeOneError(deep);
+  EXPECT_EQ(too_deep.code, "invalid_field");
+  EXPECT_EQ(too_deep.field, "x");
+  // Well-formed nulls and unknown values are fine.
+  TransactionDecoder decoder(TransactionLimits{});
+  Transaction txn;
+  RequestError error;
+  EXPECT_TRUE(decoder.DecodeOne(
+      R"({"amount":5,"card_id":null,"timestamp":null,"user_age_days":null,"x":[true,false,null,{"a":-1.5e3}]})",
+      kNowMs, txn, error))
+      << error.message;
+}
+
 TEST(TransactionCodecTest, BatchAcceptsBothShapesAndOtherFieldsAroundTheArray) {
   TransactionDecoder decoder(TransactionLimits{});
   std::vector<Transaction> batch;
