@@ -347,8 +347,8 @@ bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::strin
   record.model_version = decision.model_version;
   record.server_time_us = decision.server_time_us;
   record.response_json = out.substr(json_start);
-  if (!deps_.decisions->Append(std::move(record))) {
-    decision_log_full_->Increment();
+  if (!deps_.decisions->AppendReserved(std::move(record))) {
+    decision_log_full_->Increment();  // only when the log closed under us, during shutdown
     return false;
   }
 
@@ -371,11 +371,18 @@ void FraudService::HandleAnalyze(const http::Request& request,
     http::SetJsonError(response, 400, error.code, error.message, error.field);
     return;
   }
+  // Room in the decision log is held before scoring: scoring changes the feature state, so a
+  // transaction refused afterwards would count twice in its windows when the caller retries.
+  // The log itself writes one line when it fills and one when it recovers.
+  if (!deps_.decisions->Reserve(1)) {
+    decision_log_full_->Increment();
+    http::SetJsonError(response, 503, "decision_log_full",
+                       "the decision log cannot keep up; nothing was scored, retry shortly");
+    return;
+  }
   if (!ScoreAndRecord(state.transaction, worker, response.body)) {
     response.body.clear();
-    http::SetJsonError(response, 503, "decision_log_full",
-                       "the decision log cannot keep up; retry shortly");
-    LogWarn("decision_log_full").Field("transaction_id", state.transaction.transaction_id);
+    http::SetJsonError(response, 503, "decision_log_closed", "the service is shutting down");
   }
 }
 
@@ -389,6 +396,13 @@ void FraudService::HandleAnalyzeBatch(const http::Request& request,
                        error.message, error.field);
     return;
   }
+  // All or nothing: room for every decision of the batch is held before any is scored.
+  if (!deps_.decisions->Reserve(state.batch.size())) {
+    decision_log_full_->Increment();
+    http::SetJsonError(response, 503, "decision_log_full",
+                       "the decision log cannot keep up; nothing was scored, retry shortly");
+    return;
+  }
   std::string& out = response.body;
   out = R"({"results":[)";
   for (size_t i = 0; i < state.batch.size(); ++i) {
@@ -396,12 +410,11 @@ void FraudService::HandleAnalyzeBatch(const http::Request& request,
       out.push_back(',');
     }
     if (!ScoreAndRecord(state.batch[i], worker, out)) {
-      // Transactions scored before the queue filled stay scored; the caller is told which.
+      // Only a log closing during shutdown refuses reserved room.
       out.clear();
-      http::SetJsonError(response, 503, "decision_log_full",
-                         "the decision log cannot keep up; transactions from index " +
-                             std::to_string(i) + " on were not scored, retry them");
-      LogWarn("decision_log_full").Field("batch_index", static_cast<int64_t>(i));
+      http::SetJsonError(response, 503, "decision_log_closed",
+                         "the service is shutting down; transactions from index " +
+                             std::to_string(i) + " on were not scored");
       return;
     }
   }

@@ -245,25 +245,53 @@ DecisionLog::~DecisionLog() {
 }
 
 bool DecisionLog::Append(DecisionRecord record) {
+  return Enqueue(std::move(record), false);
+}
+
+bool DecisionLog::AppendReserved(DecisionRecord record) {
+  return Enqueue(std::move(record), true);
+}
+
+bool DecisionLog::Reserve(size_t count) {
+  std::unique_lock lock(mutex_);
+  if (!stopping_ &&
+      queue_.size() + in_flight_count_ + reserved_ + count <= options_.queue_capacity) {
+    reserved_ += count;
+    return true;
+  }
+  RefuseLocked(lock, count);
+  return false;
+}
+
+void DecisionLog::RefuseLocked(std::unique_lock<std::mutex>& lock, size_t count) {
+  dropped_ += count;
+  // One line when the queue becomes full, not one per refusal, which would flood the log.
+  const bool first_refusal = !stopping_ && !queue_full_;
+  queue_full_ = queue_full_ || !stopping_;
+  const uint64_t dropped = dropped_;
+  lock.unlock();
+  if (first_refusal) {
+    LogWarn("decision_log_queue_full")
+        .Field("path", options_.path)
+        .Field("capacity", static_cast<uint64_t>(options_.queue_capacity))
+        .Field("dropped", dropped);
+  }
+}
+
+bool DecisionLog::Enqueue(DecisionRecord record, bool reserved) {
   // Allocated before taking the lock, so that writers of the hot path contend only for the
   // queue operations themselves.
   auto shared = std::make_shared<const DecisionRecord>(std::move(record));
   const int64_t now_ns = MonotonicNanos();
   std::unique_lock lock(mutex_);
-  const size_t unwritten = queue_.size() + in_flight_count_;
-  if (stopping_ || unwritten >= options_.queue_capacity) {
-    ++dropped_;
-    // One line when the queue becomes full, not one per refusal, which would flood the log.
-    const bool first_refusal = !stopping_ && !queue_full_;
-    queue_full_ = queue_full_ || !stopping_;
-    const uint64_t dropped = dropped_;
-    lock.unlock();
-    if (first_refusal) {
-      LogWarn("decision_log_queue_full")
-          .Field("path", options_.path)
-          .Field("capacity", static_cast<uint64_t>(options_.queue_capacity))
-          .Field("dropped", dropped);
-    }
+  if (reserved && reserved_ > 0) {
+    --reserved_;
+  } else {
+    reserved = false;
+  }
+  const size_t unwritten = queue_.size() + in_flight_count_ + reserved_;
+  if (stopping_ || (!reserved && unwritten >= options_.queue_capacity)) {
+    RefuseLocked(lock, 1);
     return false;
   }
   // The map key views the record's own id, so a replaced entry is re-keyed with the new record.

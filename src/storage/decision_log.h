@@ -65,6 +65,12 @@ public:
   // Non-blocking enqueue; thread-safe. False when the queue is full or the log is closed.
   // A repeated transaction id replaces the earlier record.
   bool Append(DecisionRecord record);
+  // Holds room in the queue for `count` records, so that a caller can find out whether its
+  // decisions will be accepted before it acts on them (scoring changes the feature state).
+  // False, with nothing held, when the queue lacks the room or the log is closed.
+  bool Reserve(size_t count);
+  // Enqueues a record into room held by Reserve; thread-safe. Only a closed log refuses it.
+  bool AppendReserved(DecisionRecord record);
   // Finds a decision, including ones still queued and not yet written. Thread-safe.
   Result<std::optional<DecisionRecord>> Find(std::string_view transaction_id) const;
   // Blocks until everything appended before the call is written (or the log is closed).
@@ -84,6 +90,10 @@ public:
   Stats stats() const;
 
 private:
+  // Append and AppendReserved; `reserved` uses room held by Reserve when there is some.
+  bool Enqueue(DecisionRecord record, bool reserved);
+  // Counts `count` refused records and logs the first refusal of a full queue; unlocks.
+  void RefuseLocked(std::unique_lock<std::mutex>& lock, size_t count);
   // A record waiting for the writer, shared with the lookup index.
   struct Pending {
     std::shared_ptr<const DecisionRecord> record;
@@ -121,6 +131,7 @@ private:
   // Latest unwritten version of each transaction id, for Find.
   std::unordered_map<std::string_view, std::shared_ptr<const DecisionRecord>> unwritten_;
   uint64_t accepted_ = 0;  // Records accepted by Append since Open.
+  size_t reserved_ = 0;    // Room held by Reserve and not yet used by AppendReserved.
   uint64_t finished_ = 0;  // Accepted records written or abandoned; Flush waits on it.
   uint64_t written_ = 0;
   uint64_t dropped_ = 0;

@@ -161,6 +161,30 @@ TEST_F(DecisionLogTest, RecordsSurviveCloseAndReopen) {
   EXPECT_FALSE(missing->has_value());
 }
 
+TEST_F(DecisionLogTest, ReservedRoomIsHeldForItsRecordsAndRefusedWholeWhenShort) {
+  auto options = Options();
+  options.queue_capacity = 4;
+  options.batch_size = 512;
+  options.flush_interval_ms = 600000;  // the queue stays as filled until Flush
+  auto log = OpenOrDie(options);
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Reserve(3));
+  // Held room counts against the capacity: only one more fits, reserved or not.
+  EXPECT_FALSE(log->Reserve(2));
+  EXPECT_TRUE(log->Append(MakeRecord("plain", 0)));
+  EXPECT_FALSE(log->Append(MakeRecord("no-room", 1)));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(log->AppendReserved(MakeRecord("held" + std::to_string(i), i)));
+  }
+  EXPECT_EQ(log->stats().queued, 4u);
+  EXPECT_EQ(log->stats().dropped, 3u);  // the batch of two and the one record
+  log->Flush();
+  EXPECT_TRUE(log->Reserve(4));
+  auto found = log->Find("held2");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->has_value());
+}
+
 TEST_F(DecisionLogTest, FullQueueRefusesAppendUntilWritten) {
   auto options = Options();
   options.queue_capacity = 4;
