@@ -12,6 +12,7 @@
 
 #include "capacity/chart.h"
 #include "capacity/forecast.h"
+#include "capacity/hpa_simulation.h"
 #include "capacity/manifest_check.h"
 #include "capacity/manifests.h"
 #include "capacity/recommendation.h"
@@ -48,6 +49,13 @@ struct CapacityFlags {
   bool no_schedules = false;
   bool no_keda = false;
   std::string output = "-";
+
+  CLI::App* simulate = nullptr;
+  HpaPolicy hpa;
+  std::string load = "upper";
+  std::string duration = "24h";
+  std::string every = "1h";
+  bool simulate_no_schedules = false;
 };
 
 namespace {
@@ -118,6 +126,19 @@ Result<TimeSeries> LoadInput(const CapacityFlags& flags) {
   request.start = request.end - *range;
   request.step_seconds = *step;
   return FetchPrometheusRange(request);
+}
+
+// The request rate one replica sustains: --replica-rps, else the benchmark page. Never a guess.
+Result<ReplicaCapacity> ReplicaCapacityFromFlags(const CapacityFlags& flags) {
+  if (flags.replica_rps > 0) {
+    return ReplicaCapacity{flags.replica_rps, "--replica-rps"};
+  }
+  auto measured = ReadReplicaCapacity(flags.benchmarks);
+  if (!measured) {
+    return Error{"no measured per-replica capacity (" + measured.error() +
+                 "): run bench/run.sh to write docs/benchmarks.md, or pass --replica-rps"};
+  }
+  return measured;
 }
 
 void WriteJson(const TimeSeries& series,
@@ -296,17 +317,11 @@ int RunForecast(const CapacityFlags& flags) {
   input.current_replicas = flags.current_replicas;
   input.target_utilisation = flags.target_utilisation;
   if (*resource == Resource::kRequests) {
-    if (flags.replica_rps > 0) {
-      input.replica = {flags.replica_rps, "--replica-rps"};
-    } else {
-      auto measured = ReadReplicaCapacity(flags.benchmarks);
-      if (!measured) {
-        return Fail(kExitBadInput,
-                    "no measured per-replica capacity (" + measured.error() +
-                        "): run bench/run.sh to write docs/benchmarks.md, or pass --replica-rps");
-      }
-      input.replica = *measured;
+    auto replica = ReplicaCapacityFromFlags(flags);
+    if (!replica) {
+      return Fail(kExitBadInput, replica.error());
     }
+    input.replica = *replica;
   }
 
   auto series = LoadInput(flags);
@@ -392,6 +407,173 @@ int RunManifests(const CapacityFlags& flags) {
   return 0;
 }
 
+std::string Clock(double unix_seconds) {
+  return FormatTimestamp(unix_seconds).substr(11, 5);
+}
+
+void WriteSimulationTable(const SimulationResult& result,
+                          const HpaPolicy& policy,
+                          const ReplicaCapacity& replica,
+                          double every_seconds,
+                          const std::string& load_kind,
+                          std::string& out) {
+  out += "HPA replay: " + FormatTimestamp(result.steps.front().time) + " to " +
+         FormatTimestamp(result.steps.back().time) + ", " + load_kind +
+         " of the forecast as load\n";
+  out += "Controller: target " + Grouped(policy.rps_target) + " decisions/s and " +
+         Fixed(policy.cpu_target * 100, 0) + " % CPU per replica, tolerance " +
+         Fixed(policy.tolerance, 2) + ", sync " + std::to_string(policy.sync_seconds) +
+         " s, scale-down window " + std::to_string(policy.scale_down_window_seconds) +
+         " s, replicas " + std::to_string(policy.min_replicas) + "-" +
+         std::to_string(policy.max_replicas) + ", pods serve after " +
+         std::to_string(policy.startup_seconds) + " s\n";
+  out += "Per-replica capacity: " + Grouped(replica.requests_per_second) + " decisions/s from " +
+         replica.source + "\n\n";
+  out += Pad("time (UTC)", 12) + Pad("load/s", 12) + Pad("proposal", 10) + Pad("replicas", 10) +
+         Pad("ready", 8) + "utilisation\n";
+  double next_row = result.steps.front().time;
+  for (const SimulationStep& step : result.steps) {
+    if (step.time + 1e-6 < next_row) {
+      continue;
+    }
+    next_row = step.time + every_seconds;
+    std::string row = Pad(Clock(step.time), 12) + Pad(Grouped(step.load), 12) +
+                      Pad(std::to_string(step.desired), 10) +
+                      Pad(std::to_string(step.replicas), 10) + Pad(std::to_string(step.ready), 8) +
+                      (std::isfinite(step.utilisation) ? Fixed(step.utilisation * 100, 0) + " %"
+                                                       : "no ready pod");
+    if (step.utilisation > 1.0) {
+      row += "  OVERLOADED";
+    }
+    out += row + "\n";
+  }
+  out += "\nReplicas: " + std::to_string(result.min_replicas) + " to " +
+         std::to_string(result.max_replicas) + "; " + std::to_string(result.scale_ups) +
+         " scale-ups, " + std::to_string(result.scale_downs) + " scale-downs\n";
+  out += "Peak utilisation of ready replicas: " +
+         (std::isfinite(result.peak_utilisation) ? Fixed(result.peak_utilisation * 100, 0) + " %"
+                                                 : std::string("unbounded")) +
+         "; above the " + Fixed(policy.cpu_target * 100, 0) + " % target for " +
+         Fixed(result.above_target_seconds / 60, 0) + " min\n";
+  if (result.at_max) {
+    out += "The maximum of " + std::to_string(policy.max_replicas) +
+           " replicas capped the controller: raise --max-replicas\n";
+  }
+  if (result.latency_objective_holds) {
+    out +=
+        "Latency objective: holds; no replica is asked for more than the rate its latency "
+        "was measured at\n";
+  } else {
+    out += "Latency objective: MISSED for " + Fixed(result.overloaded_seconds / 60, 0) +
+           " min, first at " + FormatTimestamp(result.first_overload) +
+           "; the ready replicas cannot carry the load there\n";
+  }
+}
+
+void WriteSimulationJson(const SimulationResult& result,
+                         const ReplicaCapacity& replica,
+                         std::string& out) {
+  JsonWriter json(out);
+  json.BeginObject();
+  json.Field("replica_requests_per_second", replica.requests_per_second);
+  json.Field("replica_capacity_source", replica.source);
+  json.Field("min_replicas", result.min_replicas);
+  json.Field("max_replicas", result.max_replicas);
+  json.Field("scale_ups", result.scale_ups);
+  json.Field("scale_downs", result.scale_downs);
+  json.Field("peak_utilisation", result.peak_utilisation);
+  json.Field("overloaded_seconds", result.overloaded_seconds);
+  json.Field("above_target_seconds", result.above_target_seconds);
+  json.Field("capped_at_max", result.at_max);
+  json.Field("latency_objective_holds", result.latency_objective_holds);
+  json.Key("steps").BeginArray();
+  for (const SimulationStep& step : result.steps) {
+    json.BeginObject();
+    json.Field("time", FormatTimestamp(step.time));
+    json.Field("load", step.load);
+    json.Field("proposal", step.desired);
+    json.Field("replicas", step.replicas);
+    json.Field("ready", step.ready);
+    json.Field("utilisation", step.utilisation);
+    json.EndObject();
+  }
+  json.EndArray();
+  json.EndObject();
+  out.push_back('\n');
+}
+
+int RunSimulate(const CapacityFlags& flags) {
+  if (flags.load != "upper" && flags.load != "value") {
+    return Fail(kExitBadInput, "--load must be upper or value");
+  }
+  auto duration = ParseDurationSeconds(flags.duration);
+  if (!duration) {
+    return Fail(kExitBadInput, "--duration: " + duration.error());
+  }
+  if (*duration > 7 * 86400.0) {
+    return Fail(kExitBadInput, "--duration: at most 7d is replayed");
+  }
+  auto every = ParseDurationSeconds(flags.every);
+  if (!every) {
+    return Fail(kExitBadInput, "--every: " + every.error());
+  }
+  auto replica = ReplicaCapacityFromFlags(flags);
+  if (!replica) {
+    return Fail(kExitBadInput, replica.error());
+  }
+  std::vector<ScalingSchedule> schedules;
+  if (!flags.simulate_no_schedules) {
+    schedules = DefaultSchedules();
+    if (!flags.schedules.empty()) {
+      schedules.clear();
+      for (const std::string& text : flags.schedules) {
+        auto schedule = ParseSchedule(text);
+        if (!schedule) {
+          return Fail(kExitBadInput, schedule.error());
+        }
+        schedules.push_back(std::move(*schedule));
+      }
+    }
+  }
+  auto series = LoadInput(flags);
+  if (!series) {
+    return Fail(flags.prometheus.empty() ? kExitBadInput : kExitFailure, series.error());
+  }
+  auto report = ForecastSeries(*series, *duration);
+  if (!report) {
+    return Fail(kExitBadInput, report.error());
+  }
+  SimulationInput input;
+  input.replica_capacity = replica->requests_per_second;
+  if (!schedules.empty()) {
+    input.weekly_floor = WeeklyFloor(schedules, flags.hpa.min_replicas);
+  }
+  for (const ForecastPoint& point : report->Chosen().forecast) {
+    input.timestamps.push_back(point.timestamp);
+    input.load.push_back(std::max(0.0, flags.load == "upper" ? point.upper : point.value));
+  }
+  if (input.timestamps.size() < 2) {
+    return Fail(kExitBadInput, "--duration covers fewer than two points of the series");
+  }
+  auto result = SimulateHpa(input, flags.hpa);
+  if (!result) {
+    return Fail(kExitBadInput, result.error());
+  }
+  LogInfo("capacity_simulation")
+      .Field("max_replicas", result->max_replicas)
+      .Field("latency_objective_holds", result->latency_objective_holds);
+  std::string text;
+  if (flags.json) {
+    WriteSimulationJson(*result, *replica, text);
+  } else {
+    WriteSimulationTable(*result, flags.hpa, *replica, *every,
+                         flags.load == "upper" ? "upper 95 % bound" : "point forecast", text);
+  }
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
 }  // namespace
 
 CapacityCommand::CapacityCommand(CLI::App& app) : flags_(std::make_unique<CapacityFlags>()) {
@@ -457,12 +639,43 @@ CapacityCommand::CapacityCommand(CLI::App& app) : flags_(std::make_unique<Capaci
   manifests->add_option("--schedule", f.schedules,
                         "name|M H * * DAYS|DURATION|REPLICAS; replaces the default schedules");
   manifests->add_flag("--no-schedules", f.no_schedules, "Metric-based scaling only");
+
+  f.simulate = capacity->add_subcommand(
+      "simulate", "Replay a forecast day against the HPA algorithm; show replicas and latency");
+  CLI::App* simulate = f.simulate;
+  HpaPolicy& h = f.hpa;
+  simulate->add_option("--csv", f.csv, "History as timestamp,value rows (decisions/s)");
+  simulate->add_option("--prometheus", f.prometheus, "Prometheus base URL on 127.0.0.1");
+  simulate->add_option("--query", f.query, "PromQL returning one series");
+  simulate->add_option("--range", f.range, "History to fetch from Prometheus (default 14d)");
+  simulate->add_option("--step", f.step, "Prometheus query step (default 1h)");
+  simulate->add_option("--end", f.end, "End of the Prometheus range, Unix seconds");
+  simulate->add_option("--duration", f.duration,
+                       "How much of the forecast to replay (default 24h)");
+  simulate->add_option("--load", f.load, "upper (95 % bound, default) or value (point forecast)");
+  simulate->add_option("--replica-rps", f.replica_rps,
+                       "Decisions/s one replica sustains (default: read from --benchmarks)");
+  simulate->add_option("--benchmarks", f.benchmarks, "Benchmark page with the measured rate");
+  simulate->add_option("--tolerance", h.tolerance, "HPA tolerance (default 0.1)");
+  simulate->add_option("--rps-target", h.rps_target,
+                       "Decisions/s per replica target (default 1000)");
+  simulate->add_option("--cpu-target", h.cpu_target, "CPU utilisation target (default 0.7)");
+  simulate->add_option("--min-replicas", h.min_replicas, "Base replicas (default 5)");
+  simulate->add_option("--max-replicas", h.max_replicas, "Most replicas (default 100)");
+  simulate->add_option("--scale-down-window", h.scale_down_window_seconds,
+                       "Scale-down stabilisation window, seconds (default 300)");
+  simulate->add_option("--startup-seconds", h.startup_seconds,
+                       "Seconds before a new pod serves (default 30)");
+  simulate->add_option("--schedule", f.schedules, "name|M H * * DAYS|DURATION|REPLICAS");
+  simulate->add_flag("--no-schedules", f.simulate_no_schedules, "No schedule floors");
+  simulate->add_option("--every", f.every, "Table row interval (default 1h)");
+  simulate->add_flag("--json", f.json, "Write JSON instead of a table");
 }
 
 CapacityCommand::~CapacityCommand() = default;
 
 bool CapacityCommand::Parsed() const {
-  return flags_->forecast->parsed() || flags_->manifests->parsed();
+  return flags_->forecast->parsed() || flags_->manifests->parsed() || flags_->simulate->parsed();
 }
 
 int CapacityCommand::Run() const {
@@ -471,6 +684,9 @@ int CapacityCommand::Run() const {
   }
   if (flags_->manifests->parsed()) {
     return RunManifests(*flags_);
+  }
+  if (flags_->simulate->parsed()) {
+    return RunSimulate(*flags_);
   }
   return kExitBadInput;
 }

@@ -1,4 +1,4 @@
-// Runs the real `fraudguard capacity forecast` on generated CSV files.
+// Runs the real `fraudguard capacity` subcommands on generated CSV files.
 #include <simdjson.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +14,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "capacity/manifest_check.h"
 
 namespace fraudguard {
 namespace {
@@ -46,6 +48,11 @@ protected:
   CommandResult Run(const std::vector<std::string>& args) const {
     std::vector<std::string> full = {FRAUDGUARD_BINARY};
     full.insert(full.end(), args.begin(), args.end());
+    return Exec(full);
+  }
+
+  // Runs `argv` (a path and its arguments) to completion.
+  CommandResult Exec(const std::vector<std::string>& full) const {
     const std::string out_path = Path("stdout");
     const std::string err_path = Path("stderr");
     const pid_t pid = fork();
@@ -58,6 +65,8 @@ protected:
         argv.push_back(const_cast<char*>(arg.c_str()));
       }
       argv.push_back(nullptr);
+      // kubectl must never reach for a cluster from a test.
+      setenv("KUBECONFIG", "/dev/null", 1);
       execv(argv[0], argv.data());
       _exit(127);
     }
@@ -198,6 +207,86 @@ TEST_F(CapacityCommandTest, OtherResourcesNeedTheirCurrentCapacity) {
   const CommandResult wrong = Run({"capacity", "forecast", "--csv", csv, "--resource", "disk"});
   EXPECT_EQ(wrong.status, 2);
   EXPECT_NE(wrong.err.find("--resource must be"), std::string::npos);
+}
+
+TEST_F(CapacityCommandTest, ManifestsPassTheSchemaCheckAndKubectlReadsThem) {
+  for (const bool keda : {true, false}) {
+    const std::string file = Path(keda ? "keda.yaml" : "hpa.yaml");
+    std::vector<std::string> args = {"capacity", "manifests", "-o", file};
+    if (!keda) {
+      args.push_back("--no-keda");
+    }
+    const CommandResult result = Run(args);
+    ASSERT_EQ(result.status, 0) << result.err;
+    const std::string yaml = ReadFile(file);
+    const Status check = capacity::CheckManifests(yaml);
+    EXPECT_TRUE(check) << check.error();
+    EXPECT_NE(yaml.find(keda ? "kind: ScaledObject" : "kind: HorizontalPodAutoscaler"),
+              std::string::npos);
+
+    // kubectl's client-side dry run asks an API server for its types even with
+    // --validate=false, and there is none here; `label --local` parses and decodes every
+    // document offline instead. The field-level check is the schema check above.
+    if (std::filesystem::exists("/usr/bin/kubectl")) {
+      const CommandResult kubectl =
+          Exec({"/usr/bin/kubectl", "label", "--local", "-f", file, "checked=true", "-o", "name"});
+      ASSERT_EQ(kubectl.status, 0) << kubectl.err;
+      if (keda) {
+        EXPECT_EQ(kubectl.out, "scaledobject.keda.sh/fraudguard\n");
+      } else {
+        EXPECT_NE(kubectl.out.find("horizontalpodautoscaler.autoscaling/fraudguard\n"),
+                  std::string::npos);
+        EXPECT_NE(kubectl.out.find("cronjob.batch/fraudguard-min-40-at-1400\n"), std::string::npos)
+            << kubectl.out;
+      }
+    }
+  }
+}
+
+TEST_F(CapacityCommandTest, ManifestsRefuseBadSchedulesAndBounds) {
+  const CommandResult schedule =
+      Run({"capacity", "manifests", "--schedule", "night|0 25 * * *|2h|3"});
+  EXPECT_EQ(schedule.status, 2);
+  EXPECT_NE(schedule.err.find("the hour must be a number 0-23"), std::string::npos) << schedule.err;
+  const CommandResult bounds = Run({"capacity", "manifests", "--max-replicas", "30"});
+  EXPECT_EQ(bounds.status, 2);
+  EXPECT_NE(bounds.err.find("above --max-replicas 30"), std::string::npos) << bounds.err;
+  EXPECT_TRUE(bounds.out.empty());
+}
+
+TEST_F(CapacityCommandTest, SimulateReplaysAForecastDay) {
+  const std::string csv = WriteTrafficCsv("traffic.csv", 4 * 168);
+  const CommandResult result =
+      Run({"capacity", "simulate", "--csv", csv, "--replica-rps", "5000", "--json"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(result.out).get(root), simdjson::SUCCESS) << result.out;
+  // The forecast day is a Thursday: the peak-hours floor of 40 applies, and 5,000/s replicas
+  // carry a few thousand requests a second with room to spare.
+  EXPECT_EQ(int64_t(root["max_replicas"].get_int64()), 40);
+  EXPECT_EQ(int64_t(root["min_replicas"].get_int64()), 5);
+  EXPECT_TRUE(bool(root["latency_objective_holds"].get_bool()));
+  EXPECT_GT(root["steps"].get_array().size(), 5000u);  // one per 15 s sync over the day
+
+  const CommandResult table = Run({"capacity", "simulate", "--csv", csv, "--replica-rps", "500",
+                                   "--max-replicas", "8", "--no-schedules"});
+  ASSERT_EQ(table.status, 0) << table.err;
+  EXPECT_NE(table.out.find("Latency objective: MISSED"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("capped the controller"), std::string::npos);
+  EXPECT_NE(table.out.find("OVERLOADED"), std::string::npos);
+}
+
+TEST_F(CapacityCommandTest, SimulateRefusesBadFlags) {
+  const std::string csv = WriteTrafficCsv("traffic.csv", 100);
+  const CommandResult load =
+      Run({"capacity", "simulate", "--csv", csv, "--replica-rps", "1000", "--load", "peak"});
+  EXPECT_EQ(load.status, 2);
+  EXPECT_NE(load.err.find("--load must be upper or value"), std::string::npos);
+  const CommandResult duration =
+      Run({"capacity", "simulate", "--csv", csv, "--replica-rps", "1000", "--duration", "30d"});
+  EXPECT_EQ(duration.status, 2);
+  EXPECT_NE(duration.err.find("at most 7d"), std::string::npos);
 }
 
 }  // namespace
