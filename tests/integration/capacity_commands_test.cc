@@ -1,82 +1,35 @@
 // Runs the real `fraudguard capacity` subcommands on generated CSV files.
 #include <simdjson.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "capacity/manifest_check.h"
+#include "capacity_test_process.h"
 
 namespace fraudguard {
 namespace {
 
-struct CommandResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using capacity_testing::CommandResult;
+using capacity_testing::ReadFile;
 
 class CapacityCommandTest : public ::testing::Test {
 protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/fraudguard-capacity-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void SetUp() override { ASSERT_TRUE(dir_.ok()); }
 
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
-
-  // Runs the binary with stdout and stderr sent to files, and waits for it.
+  std::string Path(const std::string& name) const { return dir_.Path(name); }
   CommandResult Run(const std::vector<std::string>& args) const {
-    std::vector<std::string> full = {FRAUDGUARD_BINARY};
-    full.insert(full.end(), args.begin(), args.end());
-    return Exec(full);
+    return capacity_testing::RunFraudguardCapacity(dir_, args);
   }
-
-  // Runs `argv` (a path and its arguments) to completion.
-  CommandResult Exec(const std::vector<std::string>& full) const {
-    const std::string out_path = Path("stdout");
-    const std::string err_path = Path("stderr");
-    const pid_t pid = fork();
-    if (pid == 0) {
-      if (!freopen(out_path.c_str(), "w", stdout) || !freopen(err_path.c_str(), "w", stderr)) {
-        _exit(126);
-      }
-      std::vector<char*> argv;
-      for (const std::string& arg : full) {
-        argv.push_back(const_cast<char*>(arg.c_str()));
-      }
-      argv.push_back(nullptr);
-      // kubectl must never reach for a cluster from a test.
-      setenv("KUBECONFIG", "/dev/null", 1);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    CommandResult result;
-    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    result.out = ReadFile(out_path);
-    result.err = ReadFile(err_path);
-    return result;
+  CommandResult Exec(const std::vector<std::string>& argv) const {
+    return capacity_testing::Exec(dir_, argv);
   }
 
   // Hourly request rate with a trend, a daily wave and a weekend dip.
@@ -96,7 +49,7 @@ protected:
     return Path(name);
   }
 
-  std::string dir_;
+  capacity_testing::ScratchDir dir_;
 };
 
 TEST_F(CapacityCommandTest, ForecastJsonChartAndRecommendation) {
