@@ -440,22 +440,26 @@ Result<ForecastReport> ForecastSeries(const TimeSeries& series, double horizon_s
   for (const ModelKind kind : {ModelKind::kLinear, ModelKind::kHoltWinters}) {
     ModelResult model;
     model.kind = kind;
-    auto forecast = FitAndForecast(kind, series, report.horizon_steps);
+    Result<std::vector<ForecastPoint>> forecast = Error{""};
+    if (kind == ModelKind::kLinear) {
+      forecast = ForecastLinear(*linear, FutureTimestamps(series, report.horizon_steps));
+      model.parameters =
+          Format("slope %.6g per day, R^2 %.3f, residual sd %.4g",
+                 linear->slope_per_second * kSecondsPerDay, linear->r_squared, linear->residual_sd);
+    } else if (auto fit = FitHoltWinters(series); fit) {
+      forecast = ForecastHoltWinters(*fit, report.horizon_steps);
+      model.parameters = DescribeHoltWinters(*fit);
+    } else {
+      forecast = Error{fit.error()};
+    }
     auto backtest = forecast ? Backtest(kind, series, report.horizon_steps)
                              : Result<BacktestScore>(Error{forecast.error()});
     if (forecast && backtest) {
       model.available = true;
       model.forecast = std::move(*forecast);
       model.backtest = *backtest;
-      if (kind == ModelKind::kLinear) {
-        model.parameters = Format("slope %.6g per day, R^2 %.3f, residual sd %.4g",
-                                  linear->slope_per_second * kSecondsPerDay, linear->r_squared,
-                                  linear->residual_sd);
-      } else {
-        auto fit = FitHoltWinters(series);  // already known to succeed
-        model.parameters = DescribeHoltWinters(*fit);
-      }
     } else {
+      model.parameters.clear();
       model.unavailable_reason = forecast ? backtest.error() : forecast.error();
     }
     report.models.push_back(std::move(model));

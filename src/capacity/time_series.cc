@@ -7,7 +7,6 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
-#include <sstream>
 
 #include "api/http_client.h"
 #include "core/log.h"
@@ -170,7 +169,7 @@ Result<TimeSeries> ParseCsvSeries(std::string_view text) {
   }
   TimeSeries series;
   size_t line_number = 0;
-  bool seen_data = false;
+  bool first_row = true;  // only the first row may be the header
   while (!text.empty()) {
     const size_t newline = text.find('\n');
     const std::string_view line =
@@ -188,11 +187,11 @@ Result<TimeSeries> ParseCsvSeries(std::string_view text) {
     }
     const std::string_view time_text = Trim(line.substr(0, comma));
     const std::string_view value_text = Trim(line.substr(comma + 1));
-    if (!seen_data && time_text == "timestamp") {
-      seen_data = true;  // the header; a second one later is an error like any other text
+    if (first_row && time_text == "timestamp") {
+      first_row = false;  // the header; a second one later is an error like any other text
       continue;
     }
-    seen_data = true;
+    first_row = false;
     double timestamp = 0;
     if (!ParseDouble(time_text, timestamp) && !ParseIsoTimestamp(time_text, timestamp)) {
       return Error{LineError(line_number, "timestamp '" + std::string(time_text) +
