@@ -9,6 +9,7 @@
 #include "api/http_client.h"
 #include "core/clock.h"
 #include "slo/error_budget.h"
+#include "slo/prometheus_rules.h"
 #include "slo/slo_tracker.h"
 
 namespace fraudguard {
@@ -107,17 +108,23 @@ SloCommands::SloCommands(CLI::App& app, std::vector<std::string> known_routes)
   gate_ = slo->add_subcommand(
       "gate", "Exit 0 when deployments may go ahead; 1 with the reason when the policy halts them");
   add_source(gate_);
+  rules_ = slo->add_subcommand("rules", "Write a Prometheus rule file from the SLO definitions");
+  rules_->add_option("-c,--config", flags_.config_path, "SLO definitions (default: built-in)");
+  rules_->add_option("-o,--output", flags_.output, "Rule file, - for stdout");
 }
 
 bool SloCommands::parsed() const {
-  return status_->parsed() || gate_->parsed();
+  return status_->parsed() || gate_->parsed() || rules_->parsed();
 }
 
 int SloCommands::Run() const {
   if (status_->parsed()) {
     return RunStatus();
   }
-  return RunGate();
+  if (gate_->parsed()) {
+    return RunGate();
+  }
+  return RunRules();
 }
 
 int SloCommands::RunStatus() const {
@@ -154,6 +161,35 @@ int SloCommands::RunGate() const {
     }
   }
   return GateExitCode(decision);
+}
+
+int SloCommands::RunRules() const {
+  auto config = LoadConfig(flags_, known_routes_);
+  if (!config) {
+    std::fprintf(stderr, "error: %s\n", config.error().c_str());
+    return 2;
+  }
+  const std::string rules = GeneratePrometheusRules(*config);
+  if (flags_.output == "-") {
+    std::fwrite(rules.data(), 1, rules.size(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  }
+  const std::string temporary = flags_.output + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << rules;
+    if (!out) {
+      std::fprintf(stderr, "error: cannot write %s\n", temporary.c_str());
+      return 1;
+    }
+  }
+  // Renamed into place so that a Prometheus reloading meanwhile never reads half a file.
+  if (std::rename(temporary.c_str(), flags_.output.c_str()) != 0) {
+    std::fprintf(stderr, "error: cannot rename %s to %s\n", temporary.c_str(),
+                 flags_.output.c_str());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace fraudguard

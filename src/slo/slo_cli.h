@@ -18,7 +18,6 @@ struct SloCommandFlags {
   std::string key;          // API key with the read role (or FRAUDGUARD_API_KEY)
   bool json = false;
   std::string output = "-";  // rules: file to write
-  std::string tests_output;  // rules: also write promtool unit tests here
 };
 
 class SloCommands {
@@ -33,11 +32,13 @@ public:
 private:
   int RunStatus() const;
   int RunGate() const;
+  int RunRules() const;
 
   SloCommandFlags flags_;
   std::vector<std::string> known_routes_;
   CLI::App* status_ = nullptr;
   CLI::App* gate_ = nullptr;
+  CLI::App* rules_ = nullptr;
 };
 
 }  // namespace fraudguard

@@ -245,5 +245,29 @@ TEST(SloApi, BadSloConfigIsRefusedAtStartWithTheKeyNamed) {
             kGateUnknown);
 }
 
+TEST(SloApi, RulesCommandWritesAFilePromtoolAccepts) {
+  TempDir dir;
+  const std::string rules = dir.path() + "/fraudguard-slo.yml";
+  std::string output;
+  ASSERT_EQ(RunCombined({"slo", "rules", "-c", RepoPath("config/slo.yaml"), "-o", rules}, output),
+            0)
+      << output;
+  EXPECT_EQ(RunCombined({"slo", "rules"}, output), 0);  // the built-in SLOs, to stdout
+  EXPECT_NE(output.find("SLOErrorBudgetBurn1h"), std::string::npos);
+  FILE* promtool = popen(("promtool check rules '" + rules + "' 2>&1").c_str(), "r");
+  ASSERT_NE(promtool, nullptr);
+  std::string checked;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof(buffer), promtool) != nullptr) {
+    checked += buffer;
+  }
+  EXPECT_EQ(pclose(promtool), 0) << checked;
+  EXPECT_NE(checked.find("SUCCESS"), std::string::npos) << checked;
+
+  const std::string bad = Write(dir.path() + "/bad.yaml", "dashboard_slos:\n  routes: []\n");
+  EXPECT_EQ(RunCombined({"slo", "rules", "-c", bad, "-o", rules}, output), kGateUsageError);
+  EXPECT_NE(output.find("dashboard_slos.routes"), std::string::npos) << output;
+}
+
 }  // namespace
 }  // namespace fraudguard::testing
