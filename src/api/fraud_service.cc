@@ -179,9 +179,9 @@ FraudService::FraudService(ServiceDependencies dependencies, int workers)
           {RiskLevelName(static_cast<RiskLevel>(level)), ActionName(static_cast<Action>(action))});
     }
   }
-  auth_failures_ =
-      &metrics.AddCounter("fraudguard_auth_failures_total",
-                          "Requests refused for a missing, wrong or weak key.", {"reason"});
+  auth_failures_ = &metrics.AddCounter(
+      "fraudguard_auth_failures_total",
+      "Requests refused for a missing or wrong key, or a key without the role.", {"reason"});
   decision_log_full_ = &metrics
                             .AddCounter("fraudguard_decision_log_rejected_total",
                                         "Decisions refused because the decision log queue was "
@@ -191,6 +191,11 @@ FraudService::FraudService(ServiceDependencies dependencies, int workers)
                                 .AddCounter("fraudguard_feature_log_errors_total",
                                             "Failed writes of the feature state log.")
                                 .WithLabels({});
+  decision_journal_errors_ =
+      &metrics
+           .AddCounter("fraudguard_decision_journal_errors_total",
+                       "Failed writes of the decision log's crash journal (answers still sent).")
+           .WithLabels({});
   ready_gauge_ =
       &metrics.AddGauge("fraudguard_ready", "1 when the service accepts traffic.").WithLabels({});
 }
@@ -347,7 +352,7 @@ bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::strin
   record.model_version = decision.model_version;
   record.server_time_us = decision.server_time_us;
   record.response_json = out.substr(json_start);
-  if (!deps_.decisions->AppendReserved(std::move(record))) {
+  if (!deps_.decisions->AppendReserved(std::move(record), worker)) {
     decision_log_full_->Increment();  // only when the log closed under us, during shutdown
     return false;
   }
@@ -562,6 +567,14 @@ void FraudService::BeforeSend(int worker) {
   if (!status) {
     feature_commit_errors_->Increment();
     LogError("feature_log_write_failed").Field("worker", worker).Field("error", status.error());
+  }
+  // The decisions about to be answered reach the crash journal before their answers leave.
+  const Status journal = deps_.decisions->CommitJournal(worker);
+  if (!journal) {
+    decision_journal_errors_->Increment();
+    LogError("decision_journal_write_failed")
+        .Field("worker", worker)
+        .Field("error", journal.error());
   }
 }
 

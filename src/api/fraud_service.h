@@ -108,6 +108,7 @@ private:
   Family<Counter>* auth_failures_;
   Counter* decision_log_full_;
   Counter* feature_commit_errors_;
+  Counter* decision_journal_errors_;
   Gauge* ready_gauge_;
 };
 

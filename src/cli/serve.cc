@@ -120,6 +120,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   log_options.batch_size = static_cast<size_t>(config.decision_batch_size);
   log_options.flush_interval_ms = config.decision_flush_interval_ms;
   log_options.queue_capacity = static_cast<size_t>(config.decision_queue_capacity);
+  log_options.journal_writers = config.threads;  // one journal buffer per HTTP worker
   auto decisions = DecisionLog::Open(log_options);
   if (!decisions) {
     return Fail("decision_log_unusable", decisions.error());

@@ -1,14 +1,21 @@
 #include "storage/decision_log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "features/feature_log.h"
+#include "storage/decision_journal.h"
 
 namespace fraudguard {
 namespace {
@@ -145,6 +152,14 @@ Result<std::unique_ptr<DecisionLog>> DecisionLog::Open(const DecisionLogOptions&
     log->closed_ = true;
     return Error{opened.error()};
   }
+  if (options.journal_writers > 0) {
+    log->journal_buffers_.resize(static_cast<size_t>(options.journal_writers));
+    if (Status recovered = log->RecoverJournal(); !recovered) {
+      log->CloseDatabase();
+      log->closed_ = true;
+      return Error{recovered.error()};
+    }
+  }
   log->writer_ = std::thread([raw = log.get()] {
     pthread_setname_np(pthread_self(), "decision-log");  // seen in top and /proc
     raw->WriterLoop();
@@ -245,11 +260,11 @@ DecisionLog::~DecisionLog() {
 }
 
 bool DecisionLog::Append(DecisionRecord record) {
-  return Enqueue(std::move(record), false);
+  return Enqueue(std::move(record), false, -1);
 }
 
-bool DecisionLog::AppendReserved(DecisionRecord record) {
-  return Enqueue(std::move(record), true);
+bool DecisionLog::AppendReserved(DecisionRecord record, int writer) {
+  return Enqueue(std::move(record), true, writer);
 }
 
 bool DecisionLog::Reserve(size_t count) {
@@ -278,9 +293,16 @@ void DecisionLog::RefuseLocked(std::unique_lock<std::mutex>& lock, size_t count)
   }
 }
 
-bool DecisionLog::Enqueue(DecisionRecord record, bool reserved) {
-  // Allocated before taking the lock, so that writers of the hot path contend only for the
-  // queue operations themselves.
+bool DecisionLog::Enqueue(DecisionRecord record, bool reserved, int writer) {
+  // Journalled and allocated before taking the lock, so that writers of the hot path contend
+  // only for the queue operations themselves.
+  std::string* journal = nullptr;
+  size_t journal_mark = 0;
+  if (writer >= 0 && static_cast<size_t>(writer) < journal_buffers_.size()) {
+    journal = &journal_buffers_[static_cast<size_t>(writer)];
+    journal_mark = journal->size();
+    EncodeJournalRecord(record, *journal);
+  }
   auto shared = std::make_shared<const DecisionRecord>(std::move(record));
   const int64_t now_ns = MonotonicNanos();
   std::unique_lock lock(mutex_);
@@ -292,6 +314,9 @@ bool DecisionLog::Enqueue(DecisionRecord record, bool reserved) {
   const size_t unwritten = queue_.size() + in_flight_count_ + reserved_;
   if (stopping_ || (!reserved && unwritten >= options_.queue_capacity)) {
     RefuseLocked(lock, 1);
+    if (journal != nullptr) {
+      journal->resize(journal_mark);  // a refused decision must not be replayed
+    }
     return false;
   }
   // The map key views the record's own id, so a replaced entry is re-keyed with the new record.
@@ -389,6 +414,22 @@ Status DecisionLog::Close() {
     std::lock_guard lock(read_mutex_);
     CloseDatabase();
   }
+  {
+    // Everything accepted is in SQLite unless some was abandoned: then the journal files stay
+    // for the next start to replay.
+    std::lock_guard journal_lock(journal_mutex_);
+    if (journal_fd_ >= 0) {
+      ::close(journal_fd_);
+      journal_fd_ = -1;
+      if (abandoned == 0) {
+        for (const FullJournal& full : full_journals_) {
+          ::unlink(JournalPath(full.number).c_str());
+        }
+        full_journals_.clear();
+        ::unlink(JournalPath(journal_number_).c_str());
+      }
+    }
+  }
   if (abandoned > 0) {
     LogError("decision_log_closed_with_loss")
         .Field("path", options_.path)
@@ -416,6 +457,141 @@ DecisionLog::Stats DecisionLog::stats() const {
                .write_errors = write_errors_,
                .lag_ms = lag_ms,
                .replaced = replaced_};
+}
+
+std::string DecisionLog::JournalPath(uint64_t number) const {
+  return options_.path + ".pending-" + std::to_string(number);
+}
+
+Status DecisionLog::OpenJournalFile(uint64_t number) {
+  const std::string path = JournalPath(number);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Error{"decision journal '" + path + "': " + std::strerror(errno)};
+  }
+  if (journal_fd_ >= 0) {
+    ::close(journal_fd_);
+  }
+  journal_fd_ = fd;
+  journal_number_ = number;
+  journal_bytes_ = 0;
+  return OkStatus();
+}
+
+Status DecisionLog::RecoverJournal() {
+  namespace fs = std::filesystem;
+  const fs::path db_path(options_.path);
+  const fs::path dir = db_path.has_parent_path() ? db_path.parent_path() : fs::path(".");
+  const std::string prefix = db_path.filename().string() + ".pending-";
+  std::vector<std::pair<uint64_t, std::string>> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) {
+      continue;
+    }
+    const std::string digits = name.substr(prefix.size());
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    files.emplace_back(std::stoull(digits), entry.path().string());
+  }
+  if (ec) {
+    return Error{"decision journal: listing '" + dir.string() + "': " + ec.message()};
+  }
+  std::sort(files.begin(), files.end());
+  uint64_t next_number = 0;
+  uint64_t replayed = 0;
+  uint64_t torn_bytes = 0;
+  for (const auto& [number, path] : files) {
+    auto data = ReadWholeFile(path, size_t{1} << 32U);
+    if (!data) {
+      return Error{"decision journal: " + data.error()};
+    }
+    std::vector<DecisionRecord> records;
+    const size_t valid = DecodeJournal(*data, records);
+    torn_bytes += data->size() - valid;
+    // Replayed in journal order with replace semantics: the newest decision for an id wins,
+    // and a record that did reach SQLite before the crash is rewritten with itself.
+    if (!StepDone(begin_stmt_)) {
+      return Error{SqliteError(write_db_, "decision journal: BEGIN")};
+    }
+    for (const DecisionRecord& record : records) {
+      BindRecord(replace_stmt_, record);
+      const bool ok = StepDone(replace_stmt_);
+      sqlite3_clear_bindings(replace_stmt_);
+      if (!ok) {
+        std::string error = SqliteError(write_db_, "decision journal: replaying '" + path + "'");
+        StepDone(rollback_stmt_);
+        return Error{std::move(error)};
+      }
+    }
+    if (!StepDone(commit_stmt_)) {
+      std::string error = SqliteError(write_db_, "decision journal: COMMIT");
+      StepDone(rollback_stmt_);
+      return Error{std::move(error)};
+    }
+    replayed += records.size();
+    next_number = std::max(next_number, number + 1);
+  }
+  // Only once every file is committed to SQLite are they deleted.
+  for (const auto& file : files) {
+    ::unlink(file.second.c_str());
+  }
+  if (!files.empty()) {
+    LogInfo("decision_journal_replayed")
+        .Field("path", options_.path)
+        .Field("files", static_cast<uint64_t>(files.size()))
+        .Field("decisions", replayed)
+        .Field("torn_bytes", torn_bytes);
+  }
+  std::lock_guard journal_lock(journal_mutex_);
+  return OpenJournalFile(next_number);
+}
+
+Status DecisionLog::CommitJournal(int writer) {
+  if (writer < 0 || static_cast<size_t>(writer) >= journal_buffers_.size()) {
+    return OkStatus();
+  }
+  std::string& buffer = journal_buffers_[static_cast<size_t>(writer)];
+  if (buffer.empty()) {
+    return OkStatus();
+  }
+  std::lock_guard journal_lock(journal_mutex_);
+  if (journal_fd_ < 0) {
+    buffer.clear();
+    return Error{"decision journal is closed"};
+  }
+  size_t written = 0;
+  Status status = WriteFully(journal_fd_, buffer, written);
+  journal_bytes_ += written;
+  buffer.clear();
+  if (!status) {
+    return Error{"decision journal '" + JournalPath(journal_number_) + "': " + status.error()};
+  }
+  if (journal_bytes_ >= options_.journal_rotate_bytes) {
+    // Every record in the full file was accepted before this point, so it can go once that
+    // many records are written.
+    uint64_t accepted = 0;
+    {
+      std::lock_guard lock(mutex_);
+      accepted = accepted_;
+    }
+    const uint64_t full_number = journal_number_;
+    if (Status opened = OpenJournalFile(full_number + 1); !opened) {
+      return opened;  // keeps writing to the full file
+    }
+    full_journals_.push_back(FullJournal{full_number, accepted});
+  }
+  return OkStatus();
+}
+
+void DecisionLog::RetireJournals(uint64_t written_through) {
+  std::lock_guard journal_lock(journal_mutex_);
+  while (!full_journals_.empty() && full_journals_.front().accepted_before <= written_through) {
+    ::unlink(JournalPath(full_journals_.front().number).c_str());
+    full_journals_.erase(full_journals_.begin());
+  }
 }
 
 bool DecisionLog::WriteBatch(const std::vector<Pending>& batch,
@@ -495,6 +671,7 @@ void DecisionLog::WriterLoop() {
         }
       }
       written_ += batch.size();
+      written_through_ += batch.size();
       finished_ += batch.size();
       replaced_ += replaced;
       if (failures > 0) {
@@ -511,6 +688,12 @@ void DecisionLog::WriterLoop() {
             .Field("queued", static_cast<uint64_t>(queue_.size()));
       }
       flushed_.notify_all();
+      if (!journal_buffers_.empty()) {
+        const uint64_t written_through = written_through_;
+        lock.unlock();
+        RetireJournals(written_through);
+        lock.lock();
+      }
       continue;
     }
 

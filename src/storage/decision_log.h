@@ -52,6 +52,11 @@ struct DecisionLogOptions {
   // Records appended but not yet written, at most. Beyond it Append() returns false and the
   // caller counts, logs and answers 503 (the service is degraded, not silently losing decisions).
   size_t queue_capacity = 200000;
+  // The crash journal (storage/decision_journal.h), on when this is above 0: one buffer per
+  // writer index (an HTTP worker), written to "<path>.pending-<n>" by CommitJournal. A file is
+  // deleted once everything in it is in SQLite; a new one is started past this size.
+  int journal_writers = 0;
+  size_t journal_rotate_bytes = size_t{16} << 20U;
 };
 
 class DecisionLog {
@@ -70,7 +75,12 @@ public:
   // False, with nothing held, when the queue lacks the room or the log is closed.
   bool Reserve(size_t count);
   // Enqueues a record into room held by Reserve; thread-safe. Only a closed log refuses it.
-  bool AppendReserved(DecisionRecord record);
+  // With the journal on, `writer` (0 .. journal_writers-1) puts the record in that writer's
+  // journal buffer too; it is on disk after the writer's next CommitJournal.
+  bool AppendReserved(DecisionRecord record, int writer = -1);
+  // Writes the writer's journal buffer to the journal file. Called by each HTTP worker before it
+  // sends its responses; one thread per writer index at a time.
+  Status CommitJournal(int writer);
   // Finds a decision, including ones still queued and not yet written. Thread-safe.
   Result<std::optional<DecisionRecord>> Find(std::string_view transaction_id) const;
   // Blocks until everything appended before the call is written (or the log is closed).
@@ -91,7 +101,13 @@ public:
 
 private:
   // Append and AppendReserved; `reserved` uses room held by Reserve when there is some.
-  bool Enqueue(DecisionRecord record, bool reserved);
+  bool Enqueue(DecisionRecord record, bool reserved, int writer);
+  // Replays journal files left by a process that did not close the log, then starts a new one.
+  Status RecoverJournal();
+  Status OpenJournalFile(uint64_t number);
+  // Deletes journal files whose records are all written (`written_through` records in order).
+  void RetireJournals(uint64_t written_through);
+  std::string JournalPath(uint64_t number) const;
   // Counts `count` refused records and logs the first refusal of a full queue; unlocks.
   void RefuseLocked(std::unique_lock<std::mutex>& lock, size_t count);
   // A record waiting for the writer, shared with the lookup index.
@@ -142,6 +158,20 @@ private:
   bool stopping_ = false;
   bool writer_done_ = false;
   uint64_t abandoned_ = 0;  // Records given up on while closing with a failing disk.
+
+  // Crash journal. Each buffer is touched only by its writer thread; the rest is guarded by
+  // journal_mutex_, which is never taken while mutex_ is held.
+  std::vector<std::string> journal_buffers_;
+  std::mutex journal_mutex_;
+  int journal_fd_ = -1;
+  uint64_t journal_number_ = 0;
+  size_t journal_bytes_ = 0;
+  struct FullJournal {
+    uint64_t number;
+    uint64_t accepted_before;  // records accepted before the switch to the next file
+  };
+  std::vector<FullJournal> full_journals_;
+  uint64_t written_through_ = 0;  // guarded by mutex_: records written, in acceptance order
 
   std::mutex close_mutex_;
   bool closed_ = false;

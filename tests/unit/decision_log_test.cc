@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "core/log.h"
+#include "storage/decision_journal.h"
 
 namespace fraudguard {
 namespace {
@@ -368,6 +369,108 @@ TEST_F(DecisionLogTest, OpenErrorsNameTheProblem) {
   auto newer = DecisionLog::Open(options);
   ASSERT_FALSE(newer.ok());
   EXPECT_NE(newer.error().find("schema version 99"), std::string::npos) << newer.error();
+}
+
+}  // namespace
+}  // namespace fraudguard
+
+namespace fraudguard {
+namespace {
+
+TEST(DecisionJournalTest, RecordsRoundTripAndATornTailIsDropped) {
+  std::string journal;
+  for (int i = 0; i < 5; ++i) {
+    EncodeJournalRecord(MakeRecord("j" + std::to_string(i), i), journal);
+  }
+  std::vector<DecisionRecord> decoded;
+  EXPECT_EQ(DecodeJournal(journal, decoded), journal.size());
+  ASSERT_EQ(decoded.size(), 5u);
+  EXPECT_EQ(decoded[3], MakeRecord("j3", 3));
+
+  // Cut inside the last record, as a kill in the middle of a write would.
+  const std::string torn = journal.substr(0, journal.size() - 7);
+  decoded.clear();
+  EXPECT_LT(DecodeJournal(torn, decoded), torn.size());
+  EXPECT_EQ(decoded.size(), 4u);
+
+  // A flipped byte fails the checksum; what came before it still counts.
+  std::string corrupt = journal;
+  corrupt[corrupt.size() - 3] ^= 0x5A;
+  decoded.clear();
+  DecodeJournal(corrupt, decoded);
+  EXPECT_EQ(decoded.size(), 4u);
+  decoded.clear();
+  EXPECT_EQ(DecodeJournal("", decoded), 0u);
+  EXPECT_EQ(DecodeJournal(std::string(40, '\xff'), decoded), 0u);
+  EXPECT_TRUE(decoded.empty());
+}
+
+TEST_F(DecisionLogTest, JournalledDecisionsOfAProcessThatDiedAreReplayedAtOpen) {
+  auto options = Options();
+  options.journal_writers = 2;
+  options.batch_size = 512;
+  options.flush_interval_ms = 600000;  // nothing reaches SQLite before the "crash"
+  auto log = OpenOrDie(options);
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Reserve(3));
+  EXPECT_TRUE(log->AppendReserved(MakeRecord("a", 1), 0));
+  EXPECT_TRUE(log->AppendReserved(MakeRecord("b", 2), 1));
+  ASSERT_TRUE(log->CommitJournal(0).ok());
+  ASSERT_TRUE(log->CommitJournal(1).ok());
+  // Still in writer 1's buffer at the crash: its answer was never sent.
+  EXPECT_TRUE(log->AppendReserved(MakeRecord("not-committed", 3), 1));
+  // The crash image: the files as they are on disk now, with the process still running.
+  const fs::path crash = dir_ / "crash";
+  fs::create_directories(crash);
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    if (entry.is_regular_file()) {
+      fs::copy_file(entry.path(), crash / entry.path().filename());
+    }
+  }
+  auto recovered_options = options;
+  recovered_options.path = (crash / "decisions.db").string();
+  auto recovered = OpenOrDie(recovered_options);
+  ASSERT_NE(recovered, nullptr);
+  for (const char* id : {"a", "b", "not-committed"}) {
+    auto found = recovered->Find(id);
+    ASSERT_TRUE(found.ok()) << found.error();
+    EXPECT_EQ(found->has_value(), std::string_view(id) != "not-committed") << id;
+  }
+  auto replayed = recovered->Find("b");
+  ASSERT_TRUE(replayed.ok() && replayed->has_value());
+  EXPECT_EQ(**replayed, MakeRecord("b", 2));
+  EXPECT_TRUE(recovered->Close().ok());
+  // A clean close leaves no journal behind.
+  for (const auto& entry : fs::directory_iterator(crash)) {
+    EXPECT_EQ(entry.path().filename().string().find(".pending-"), std::string::npos)
+        << entry.path();
+  }
+  EXPECT_TRUE(log->Close().ok());
+}
+
+TEST_F(DecisionLogTest, FullJournalFilesAreDeletedOnceWritten) {
+  auto options = Options();
+  options.journal_writers = 1;
+  options.journal_rotate_bytes = 512;  // a new file every few records
+  auto log = OpenOrDie(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(log->Reserve(1));
+    ASSERT_TRUE(log->AppendReserved(MakeRecord("r" + std::to_string(i), i), 0));
+    ASSERT_TRUE(log->CommitJournal(0).ok());
+  }
+  log->Flush();
+  // Retirement runs after each written batch; one more batch makes it see the last ones.
+  ASSERT_TRUE(log->Reserve(1));
+  ASSERT_TRUE(log->AppendReserved(MakeRecord("last", 99), 0));
+  ASSERT_TRUE(log->CommitJournal(0).ok());
+  log->Flush();
+  int journal_files = 0;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    journal_files += entry.path().filename().string().find(".pending-") != std::string::npos;
+  }
+  EXPECT_LE(journal_files, 2) << "full files whose records are written are deleted";
+  EXPECT_TRUE(log->Close().ok());
 }
 
 }  // namespace
