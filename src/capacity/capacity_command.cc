@@ -16,6 +16,7 @@
 #include "capacity/manifest_check.h"
 #include "capacity/manifests.h"
 #include "capacity/recommendation.h"
+#include "capacity/sli_history.h"
 #include "capacity/time_series.h"
 #include "core/json_writer.h"
 #include "core/log.h"
@@ -27,6 +28,8 @@ struct CapacityFlags {
 
   // Input: a CSV file or a Prometheus range query.
   std::string csv;
+  std::string sli_store;
+  std::vector<std::string> routes;
   std::string prometheus;
   std::string query;
   std::string range = "14d";
@@ -102,14 +105,13 @@ std::string Date(double unix_seconds) {
 }
 
 Result<TimeSeries> LoadInput(const CapacityFlags& flags) {
-  if (!flags.csv.empty() && !flags.prometheus.empty()) {
-    return Error{"give either --csv or --prometheus, not both"};
+  const int sources = (flags.csv.empty() ? 0 : 1) + (flags.prometheus.empty() ? 0 : 1) +
+                      (flags.sli_store.empty() ? 0 : 1);
+  if (sources != 1) {
+    return Error{"give exactly one of --csv FILE, --sli-store DATA_DIR or --prometheus URL"};
   }
   if (!flags.csv.empty()) {
     return LoadCsvSeries(flags.csv);
-  }
-  if (flags.prometheus.empty()) {
-    return Error{"give --csv FILE or --prometheus URL --query QUERY"};
   }
   auto range = ParseDurationSeconds(flags.range);
   if (!range) {
@@ -119,10 +121,21 @@ Result<TimeSeries> LoadInput(const CapacityFlags& flags) {
   if (!step) {
     return Error{"--step: " + step.error()};
   }
+  const double end = flags.end > 0 ? flags.end : static_cast<double>(std::time(nullptr));
+  if (!flags.sli_store.empty()) {
+    SliHistoryRequest request;
+    request.data_dir = flags.sli_store;
+    request.routes = flags.routes.empty() ? DefaultSliRoutes() : flags.routes;
+    request.step_seconds = *step;
+    // Whole steps, so every point covers a full step of requests.
+    request.end = std::floor(end / *step) * *step;
+    request.start = request.end - *range;
+    return LoadSliRequestRate(request);
+  }
   PrometheusRangeQuery request;
   request.url = flags.prometheus;
   request.query = flags.query;
-  request.end = flags.end > 0 ? flags.end : static_cast<double>(std::time(nullptr));
+  request.end = end;
   request.start = request.end - *range;
   request.step_seconds = *step;
   return FetchPrometheusRange(request);
@@ -586,12 +599,17 @@ CapacityCommand::CapacityCommand(CLI::App& app) : flags_(std::make_unique<Capaci
       "forecast", "Forecast a resource with 95 % prediction intervals and recommend capacity");
   CLI::App* forecast = f.forecast;
   forecast->add_option("--csv", f.csv, "History as timestamp,value rows");
+  forecast->add_option("--sli-store", f.sli_store,
+                       "A server's --data-dir: request rate from its SLI store");
+  forecast->add_option("--route", f.routes,
+                       "Routes to count from the SLI store (default: the analyze routes)");
   forecast->add_option("--prometheus", f.prometheus,
                        "Prometheus base URL on 127.0.0.1, e.g. http://127.0.0.1:9090");
   forecast->add_option("--query", f.query, "PromQL returning one series");
-  forecast->add_option("--range", f.range, "History to fetch from Prometheus (default 14d)");
-  forecast->add_option("--step", f.step, "Prometheus query step (default 1h)");
-  forecast->add_option("--end", f.end, "End of the Prometheus range, Unix seconds (default now)");
+  forecast->add_option("--range", f.range,
+                       "History to read from Prometheus or the SLI store (default 14d)");
+  forecast->add_option("--step", f.step, "Step of the Prometheus query or SLI store (default 1h)");
+  forecast->add_option("--end", f.end, "End of the range, Unix seconds (default now)");
   forecast->add_option("--horizon", f.horizon, "How far ahead to forecast (default 90d)");
   forecast->add_option("--resource", f.resource, "requests, cpu, memory or storage");
   forecast->add_option("--current-capacity", f.current_capacity,
@@ -645,11 +663,16 @@ CapacityCommand::CapacityCommand(CLI::App& app) : flags_(std::make_unique<Capaci
   CLI::App* simulate = f.simulate;
   HpaPolicy& h = f.hpa;
   simulate->add_option("--csv", f.csv, "History as timestamp,value rows (decisions/s)");
+  simulate->add_option("--sli-store", f.sli_store,
+                       "A server's --data-dir: request rate from its SLI store");
+  simulate->add_option("--route", f.routes,
+                       "Routes to count from the SLI store (default: the analyze routes)");
   simulate->add_option("--prometheus", f.prometheus, "Prometheus base URL on 127.0.0.1");
   simulate->add_option("--query", f.query, "PromQL returning one series");
-  simulate->add_option("--range", f.range, "History to fetch from Prometheus (default 14d)");
-  simulate->add_option("--step", f.step, "Prometheus query step (default 1h)");
-  simulate->add_option("--end", f.end, "End of the Prometheus range, Unix seconds");
+  simulate->add_option("--range", f.range,
+                       "History to read from Prometheus or the SLI store (default 14d)");
+  simulate->add_option("--step", f.step, "Step of the Prometheus query or SLI store (default 1h)");
+  simulate->add_option("--end", f.end, "End of the range, Unix seconds (default now)");
   simulate->add_option("--duration", f.duration,
                        "How much of the forecast to replay (default 24h)");
   simulate->add_option("--load", f.load, "upper (95 % bound, default) or value (point forecast)");

@@ -11,8 +11,11 @@
 
 #include <gtest/gtest.h>
 
+#include "api/fraud_service.h"
 #include "capacity/manifest_check.h"
 #include "capacity_test_process.h"
+#include "core/clock.h"
+#include "slo/sli_recorder.h"
 
 namespace fraudguard {
 namespace {
@@ -160,6 +163,48 @@ TEST_F(CapacityCommandTest, OtherResourcesNeedTheirCurrentCapacity) {
   const CommandResult wrong = Run({"capacity", "forecast", "--csv", csv, "--resource", "disk"});
   EXPECT_EQ(wrong.status, 2);
   EXPECT_NE(wrong.err.find("--resource must be"), std::string::npos);
+}
+
+TEST_F(CapacityCommandTest, ForecastFromTheServersSliStore) {
+  // Write 36 hours of analyze requests through the SLI recorder, as `serve` does.
+  constexpr int64_t kStartMs = 1'793'491'200'000;  // 2026-11-01T00:00:00Z
+  ManualClock clock(kStartMs);
+  {
+    SliRecorderOptions options;
+    options.path = Path("sli.db");
+    options.routes = RouteLabels();
+    options.start_writer = false;
+    auto recorder = SliRecorder::Open(options, clock);
+    ASSERT_TRUE(recorder) << recorder.error();
+    const std::vector<std::string> labels = RouteLabels();
+    const size_t analyze = static_cast<size_t>(
+        std::find(labels.begin(), labels.end(), "/api/v1/fraud/analyze") - labels.begin());
+    for (int hour = 0; hour < 36; ++hour) {
+      clock.Set(kStartMs + hour * 3'600'000);
+      for (int i = 0; i < 3600 + 36 * hour; ++i) {
+        (*recorder)->Record(analyze, 200, 0.001);
+      }
+      ASSERT_TRUE((*recorder)->Flush());
+    }
+    ASSERT_TRUE((*recorder)->Close());
+  }
+  const std::string end = std::to_string(kStartMs / 1000 + 36 * 3600);
+  const CommandResult result =
+      Run({"capacity", "forecast", "--sli-store", Path(""), "--range", "36h", "--step", "1h",
+           "--end", end, "--horizon", "12h", "--replica-rps", "1000", "--json"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(result.out).get(root), simdjson::SUCCESS) << result.out;
+  EXPECT_EQ(int64_t(root["history"]["points"].get_int64()), 36);
+  EXPECT_EQ(std::string_view(root["history"]["start"].get_string()), "2026-11-01T00:00:00Z");
+  // 1 request/s growing by 0.01/s each hour: 0.24 a day.
+  EXPECT_NEAR(double(root["linear_slope_per_day"].get_double()), 0.24, 1e-6);
+
+  const CommandResult both =
+      Run({"capacity", "forecast", "--sli-store", Path(""), "--csv", Path("x.csv")});
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.err.find("give exactly one of"), std::string::npos) << both.err;
 }
 
 TEST_F(CapacityCommandTest, ManifestsPassTheSchemaCheckAndKubectlReadsThem) {
