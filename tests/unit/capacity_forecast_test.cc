@@ -63,6 +63,8 @@ TEST(LinearForecast, RecoversSlopeWithinOnePercent) {
   auto fit = FitLinear(series);
   ASSERT_TRUE(fit) << fit.error();
   const double slope_per_hour = fit->slope_per_second * kHour;
+  std::printf("linear slope: %.5f per hour against 0.5 (error %.3f %%)\n", slope_per_hour,
+              100 * std::abs(slope_per_hour - 0.5) / 0.5);
   // The slope's standard error here is about 0.2 % of it; 1 % is five of them.
   EXPECT_NEAR(slope_per_hour, 0.5, 0.005);
   EXPECT_NEAR(fit->residual_sd, 3.0, 0.3);
@@ -113,6 +115,7 @@ TEST(HoltWinters, RecoversTrendAndWeeklySeasonalShape) {
   EXPECT_EQ(fit->daily_period, 24u);
   EXPECT_EQ(fit->weekly_period, 168u);
   // Trend per hour within 0.02 (the level's drift over a week stays under 3.4).
+  std::printf("holt-winters trend: %.4f per hour against %.2f\n", fit->trend, slope);
   EXPECT_NEAR(fit->trend, slope, 0.02);
 
   // The fitted seasonal effect over the next week against the true one, both centred.
