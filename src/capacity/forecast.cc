@@ -15,6 +15,9 @@ constexpr double kSecondsPerWeek = 7 * kSecondsPerDay;
 // Forecasts further out than this many steps are refused: the interval is meaningless and the
 // output would be huge.
 constexpr size_t kMaxHorizonSteps = 20000;
+// Holt-Winters must beat the line's backtest RMSE by more than 1 % to be chosen: on a tie the
+// model with two parameters is easier to trust and to explain.
+constexpr double kSimplerModelMargin = 0.99;
 
 std::string Format(const char* format, double a, double b = 0, double c = 0, double d = 0) {
   char buffer[160];
@@ -480,13 +483,22 @@ Result<ForecastReport> ForecastSeries(const TimeSeries& series, double horizon_s
     report.chosen = 1;
     report.choice_reason =
         "holt-winters: linear is not applicable (" + linear_model.unavailable_reason + ")";
+  } else if (seasonal_model.backtest.rmse < kSimplerModelMargin * linear_model.backtest.rmse) {
+    report.chosen = 1;
+    report.choice_reason =
+        "holt-winters: lower backtest RMSE (" +
+        Format("%.4g vs %.4g", seasonal_model.backtest.rmse, linear_model.backtest.rmse) +
+        " for linear)";
   } else {
-    report.chosen = seasonal_model.backtest.rmse < linear_model.backtest.rmse ? 1 : 0;
-    const ModelResult& chosen = report.models[report.chosen];
-    const ModelResult& other = report.models[1 - report.chosen];
-    report.choice_reason = std::string(ModelName(chosen.kind)) + ": lower backtest RMSE (" +
-                           Format("%.4g vs %.4g for ", chosen.backtest.rmse, other.backtest.rmse) +
-                           ModelName(other.kind) + ")";
+    report.chosen = 0;
+    report.choice_reason =
+        linear_model.backtest.rmse <= seasonal_model.backtest.rmse
+            ? "linear: lower backtest RMSE (" +
+                  Format("%.4g vs %.4g", linear_model.backtest.rmse, seasonal_model.backtest.rmse) +
+                  " for holt-winters)"
+            : "linear: backtest RMSE within 1 % of holt-winters (" +
+                  Format("%.4g vs %.4g", linear_model.backtest.rmse, seasonal_model.backtest.rmse) +
+                  "); the simpler model is kept";
   }
   return report;
 }

@@ -203,6 +203,15 @@ TEST(ForecastSeries, ChoosesLinearForATrendWithoutSeasons) {
   EXPECT_NEAR(report->linear.slope_per_second * kHour, 0.4, 0.02);
 }
 
+TEST(ForecastSeries, ATieGoesToTheSimplerModel) {
+  // A noiseless line: both models backtest to rounding error, and the line is kept.
+  const TimeSeries series = LinearSeries(40, 5.0, 0.1, 1e-9, 1);
+  auto report = ForecastSeries(series, 5 * kHour);
+  ASSERT_TRUE(report) << report.error();
+  EXPECT_EQ(report->Chosen().kind, ModelKind::kLinear) << report->choice_reason;
+  EXPECT_EQ(report->choice_reason.rfind("linear: ", 0), 0u);
+}
+
 TEST(ForecastSeries, RefusesFewerThan30Points) {
   const TimeSeries series = LinearSeries(29, 1.0, 1.0, 0.1, 1);
   auto report = ForecastSeries(series, 10 * kHour);
