@@ -563,19 +563,24 @@ void FraudService::HandleSlo(Route route, const http::Request& request, http::Re
 // go out as successes; the records stay buffered and are retried on the next commit, so they
 // are lost only if the process dies before a later write succeeds.
 void FraudService::BeforeSend(int worker) {
-  const Status status = deps_.features->Commit(worker);
-  if (!status) {
+  // A failure is logged by the store (once per streak); here it is counted.
+  if (!deps_.features->Commit(worker)) {
     feature_commit_errors_->Increment();
-    LogError("feature_log_write_failed").Field("worker", worker).Field("error", status.error());
   }
   // The decisions about to be answered reach the crash journal before their answers leave.
   const Status journal = deps_.decisions->CommitJournal(worker);
+  WorkerState& state = *workers_[static_cast<size_t>(worker)];
   if (!journal) {
     decision_journal_errors_->Increment();
-    LogError("decision_journal_write_failed")
-        .Field("worker", worker)
-        .Field("error", journal.error());
+    if (!state.journal_failing) {  // once per streak of failures, not once per loop
+      LogError("decision_journal_write_failed")
+          .Field("worker", worker)
+          .Field("error", journal.error());
+    }
+  } else if (state.journal_failing) {
+    LogInfo("decision_journal_write_recovered").Field("worker", worker);
   }
+  state.journal_failing = !journal.ok();
 }
 
 void FraudService::OnProtocolError(int status, int /*worker*/) {

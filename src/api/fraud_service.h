@@ -74,6 +74,7 @@ private:
     Transaction transaction;
     std::vector<Transaction> batch;
     Decision decision;
+    bool journal_failing = false;  // the last crash journal write failed
   };
 
   void Dispatch(Route route, const http::Request& request, http::Response& response, int worker);

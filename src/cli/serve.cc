@@ -96,12 +96,16 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
       .Field("path", config.model_path)
       .Field("version", (*model)->file.version)
       .Field("trees", (*model)->file.ensemble.num_trees())
-      .Field("features", (*model)->file.feature_names.size());
+      .Field("features", (*model)->file.feature_names.size())
+      .Field("max_depth", (*model)->file.ensemble.max_depth());
   auto rules = LoadRules(config.rules_path);
   if (!rules) {
     return Fail("rules_invalid", rules.error());
   }
-  LogInfo("rules_loaded").Field("path", config.rules_path).Field("rules", (*rules)->size());
+  LogInfo("rules_loaded")
+      .Field("path", config.rules_path)
+      .Field("rules", (*rules)->size())
+      .Field("version", (*rules)->version());
 
   const Clock& clock = SystemClock::Instance();
   FeatureStoreOptions feature_options;
@@ -171,6 +175,13 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
                          .AddCounter("fraudguard_decision_log_write_errors_total",
                                      "Failed decision log batch writes (each is retried).")
                          .WithLabels({});
+  auto& snapshot_failures = metrics
+                                .AddCounter("fraudguard_feature_snapshot_failures_total",
+                                            "Feature state snapshots that could not be written.")
+                                .WithLabels({});
+  auto& recovery_losses =
+      metrics.AddGauge("fraudguard_feature_recovery_dropped",
+                       "What the last start dropped while recovering the feature state.", {"what"});
   auto& model_info = metrics.AddGauge("fraudguard_model_info",
                                       "The active model; the value is always 1.", {"version"});
   FeatureStore* feature_store = features->get();
@@ -184,6 +195,10 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     }
     state_bytes.Set(static_cast<double>(stats.bytes));
     evictions.SetTotal(static_cast<double>(stats.evictions));
+    snapshot_failures.SetTotal(static_cast<double>(stats.snapshot_failures));
+    recovery_losses.WithLabels({"corrupt_snapshots"})
+        .Set(static_cast<double>(stats.corrupt_snapshots));
+    recovery_losses.WithLabels({"log_bytes"}).Set(static_cast<double>(stats.dropped_log_bytes));
     const auto log = decision_log->stats();
     log_lag.Set(static_cast<double>(log.lag_ms) / 1000.0);
     log_queued.Set(static_cast<double>(log.queued));
@@ -240,6 +255,26 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   server_options.max_connections = static_cast<size_t>(config.max_connections);
   server_options.drain_timeout_ms = config.drain_timeout_ms;
   http::Server server(server_options, service);
+  auto& connections_open =
+      metrics.AddGauge("fraudguard_http_connections_open", "Client connections open now.")
+          .WithLabels({});
+  auto& connection_events = metrics.AddCounter(
+      "fraudguard_http_connection_events_total",
+      "Connection events: accepted, refused over the connection limit, timed out, closed for a "
+      "protocol error, and failed accept() calls.",
+      {"event"});
+  metrics.AddCollector([&] {
+    const http::Server::Stats stats = server.stats();
+    connections_open.Set(static_cast<double>(stats.open));
+    connection_events.WithLabels({"accepted"}).SetTotal(static_cast<double>(stats.accepted));
+    connection_events.WithLabels({"over_limit"})
+        .SetTotal(static_cast<double>(stats.rejected_over_limit));
+    connection_events.WithLabels({"timeout"}).SetTotal(static_cast<double>(stats.timeouts));
+    connection_events.WithLabels({"protocol_error"})
+        .SetTotal(static_cast<double>(stats.protocol_errors));
+    connection_events.WithLabels({"accept_error"})
+        .SetTotal(static_cast<double>(stats.accept_errors));
+  });
   if (auto status = server.Start(); !status) {
     return Fail("listen_failed", status.error());
   }

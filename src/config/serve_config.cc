@@ -1,5 +1,7 @@
 #include "config/serve_config.h"
 
+#include <arpa/inet.h>
+
 #include <array>
 #include <functional>
 #include <map>
@@ -105,7 +107,8 @@ Status LoadServeConfigFile(const std::string& path, ServeConfig& config) {
 }
 
 bool IsLoopbackAddress(const std::string& address) {
-  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+  in_addr parsed{};
+  return ::inet_pton(AF_INET, address.c_str(), &parsed) == 1 && address.rfind("127.", 0) == 0;
 }
 
 Status ValidateServeConfig(const ServeConfig& config) {
@@ -151,6 +154,11 @@ Status ValidateServeConfig(const ServeConfig& config) {
   }
   if (config.model_path.empty()) {
     return Error{"config key 'model': must not be empty"};
+  }
+  // The server listens on IPv4 only; a name or an IPv6 address would fail later, at bind.
+  if (in_addr parsed{}; ::inet_pton(AF_INET, config.bind_address.c_str(), &parsed) != 1) {
+    return Error{"config key 'server.bind': '" + config.bind_address +
+                 "' is not an IPv4 address such as 127.0.0.1 or 0.0.0.0"};
   }
   if (config.keys_path.empty() && !IsLoopbackAddress(config.bind_address)) {
     return Error{"config key 'keys': binding to " + config.bind_address +

@@ -35,9 +35,12 @@ struct alignas(64) FeatureStore::Shard {
 struct FeatureStore::Worker {
   std::mutex mutex;
   // Encoded log records not yet committed; always whole records.
-  // TODO: bound this buffer. It grows without limit if Commit keeps failing (disk full); the
-  // server answers 503 meanwhile, but memory should be capped and the store marked unhealthy.
+  // TODO: bound this buffer. It grows without limit if Commit keeps failing (disk full), while
+  // the answers still go out (see FraudService::BeforeSend); memory should be capped and the
+  // store marked unhealthy.
   std::string buffer;
+  // Commits are failing: the first failure of a streak is logged, then the recovery.
+  bool commit_failing = false;
   int fd = -1;  // Current segment, or -1.
   uint64_t segment_generation = 0;
   uint64_t next_part = 0;
@@ -458,6 +461,17 @@ void FeatureStore::FillLabelFeatures(const Transaction& /*txn*/, FeatureVector& 
   static_assert(kLabelFeatureCount == 0, "fill the label-driven features here");
 }
 
+void FeatureStore::NoteCommitFailure(Worker& log, int worker, const std::string& error) {
+  ++commit_failures_;
+  if (!log.commit_failing) {
+    log.commit_failing = true;
+    LogWarn("feature_log_commit_failed")
+        .Field("worker", worker)
+        .Field("error", error)
+        .Field("failures_total", commit_failures_.load());
+  }
+}
+
 Status FeatureStore::Commit(int worker) {
   if (worker < 0 || static_cast<size_t>(worker) >= workers_.size()) {
     return Error{"Commit: worker " + std::to_string(worker) + " is outside [0, " +
@@ -481,8 +495,7 @@ Status FeatureStore::Commit(int worker) {
     log.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log.fd < 0) {
       const std::string message = "cannot open log segment " + path + ": " + std::strerror(errno);
-      ++commit_failures_;
-      LogWarn("feature_log_commit_failed").Field("worker", worker).Field("error", message);
+      NoteCommitFailure(log, worker, message);
       return Error{message};
     }
     log.segment_generation = generation;
@@ -498,9 +511,12 @@ Status FeatureStore::Commit(int worker) {
     log.buffer.erase(0, written - written % kLogRecordSize);
     ::close(log.fd);
     log.fd = -1;
-    ++commit_failures_;
-    LogWarn("feature_log_commit_failed").Field("worker", worker).Field("error", status.error());
+    NoteCommitFailure(log, worker, status.error());
     return status;
+  }
+  if (log.commit_failing) {
+    log.commit_failing = false;
+    LogInfo("feature_log_commit_recovered").Field("worker", worker);
   }
   log_bytes_ += written;
   log.buffer.clear();

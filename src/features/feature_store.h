@@ -113,6 +113,8 @@ private:
   struct Worker;
 
   FeatureStore(const FeatureStoreOptions& options, const Clock& clock);
+  // Counts a failed commit; logs the first of a streak.
+  void NoteCommitFailure(Worker& log, int worker, const std::string& error);
 
   Shard& ShardFor(uint64_t key) const;
   // Finds or creates the record under the shard's lock and marks it touched now; evicts to stay

@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "core/json_writer.h"
-#include "core/log.h"
 
 namespace fraudguard {
 namespace {
@@ -275,12 +274,6 @@ Result<ModelFile> LoadModelFile(const std::string& path) {
   if (!file) {
     return Error{path + ": " + file.error()};
   }
-  LogInfo("model_file_loaded")
-      .Field("path", path)
-      .Field("version", file->version)
-      .Field("trees", static_cast<uint64_t>(file->ensemble.num_trees()))
-      .Field("features", static_cast<uint64_t>(file->ensemble.num_features()))
-      .Field("max_depth", static_cast<uint64_t>(file->ensemble.max_depth()));
   return file;
 }
 

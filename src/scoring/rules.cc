@@ -12,8 +12,6 @@
 #include <openssl/sha.h>
 #include <yaml-cpp/yaml.h>
 
-#include "core/log.h"
-
 namespace fraudguard {
 namespace {
 
@@ -409,10 +407,6 @@ Result<RuleSet> RuleSet::LoadFile(const std::string& path, const RuleLimits& lim
   if (!rules) {
     return Error{"rules file '" + path + "': " + rules.error()};
   }
-  LogInfo("rules_loaded")
-      .Field("path", path)
-      .Field("rules", static_cast<uint64_t>(rules->size()))
-      .Field("version", rules->version());
   return rules;
 }
 

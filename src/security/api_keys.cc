@@ -11,8 +11,6 @@
 #include <openssl/sha.h>
 #include <yaml-cpp/yaml.h>
 
-#include "core/log.h"
-
 namespace fraudguard {
 namespace {
 
@@ -185,11 +183,6 @@ Result<ApiKeyStore> ApiKeyStore::LoadFile(const std::string& path) {
   std::ostringstream text;
   text << file.rdbuf();
   Result<ApiKeyStore> store = Parse(text.str(), "api keys file '" + path + "'");
-  if (store) {
-    LogInfo("api_keys_loaded")
-        .Field("path", path)
-        .Field("keys", static_cast<uint64_t>(store->size()));
-  }
   return store;
 }
 

@@ -76,3 +76,23 @@ TEST(ServeConfig, PublicBindWithoutKeysIsRefused) {
 
 }  // namespace
 }  // namespace fraudguard
+
+namespace fraudguard {
+namespace {
+
+TEST(ServeConfig, BindMustBeAnIpv4AddressTheServerCanListenOn) {
+  ServeConfig config;
+  config.keys_path = "keys.yaml";
+  for (const char* address : {"localhost", "::1", "example.com", "127.0.0.1x", ""}) {
+    config.bind_address = address;
+    const auto status = ValidateServeConfig(config);
+    ASSERT_FALSE(status) << address;
+    EXPECT_NE(status.error().find("server.bind"), std::string::npos) << status.error();
+  }
+  config.bind_address = "127.0.0.2";
+  config.keys_path.clear();
+  EXPECT_TRUE(ValidateServeConfig(config)) << "all of 127.0.0.0/8 is loopback";
+}
+
+}  // namespace
+}  // namespace fraudguard
