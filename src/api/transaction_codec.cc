@@ -266,9 +266,11 @@ bool ParseRfc3339(std::string_view text, int64_t& epoch_ms) {
   return epoch_ms >= 0 && epoch_ms <= kMaxTimestampMs;
 }
 
-bool TransactionDecoder::Prepare(std::string_view body, RequestError& error) {
+bool TransactionDecoder::Prepare(std::string_view body,
+                                 std::string_view expected,
+                                 RequestError& error) {
   if (body.empty()) {
-    SetError(error, "empty_body", "", "the request body is empty; send a JSON object");
+    SetError(error, "empty_body", "", "the request body is empty; send " + std::string(expected));
     return false;
   }
   padded_.assign(body);
@@ -463,7 +465,7 @@ bool TransactionDecoder::DecodeOneUnchecked(std::string_view body,
                                             int64_t now_ms,
                                             Transaction& out,
                                             RequestError& error) {
-  if (!Prepare(body, error)) {
+  if (!Prepare(body, "a JSON object", error)) {
     return false;
   }
   simdjson::ondemand::document document;
@@ -492,7 +494,7 @@ bool TransactionDecoder::DecodeBatchUnchecked(std::string_view body,
                                               std::vector<Transaction>& out,
                                               RequestError& error) {
   out.clear();
-  if (!Prepare(body, error)) {
+  if (!Prepare(body, R"({"transactions": [...]} or a JSON array of transactions)", error)) {
     return false;
   }
   simdjson::ondemand::document document;

@@ -50,7 +50,8 @@ private:
                             int64_t now_ms,
                             std::vector<Transaction>& out,
                             RequestError& error);
-  bool Prepare(std::string_view body, RequestError& error);
+  // Copies the body with simdjson's padding; an empty body is refused, naming what to send.
+  bool Prepare(std::string_view body, std::string_view expected, RequestError& error);
   // Decodes the items of a batch's array into `out`, enforcing the item limit.
   bool DecodeItems(simdjson::ondemand::array array,
                    const std::string& prefix,
