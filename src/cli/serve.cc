@@ -151,6 +151,10 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
       .Field("path", config.slo_config_path.empty() ? "(built-in)" : config.slo_config_path)
       .Field("slos", static_cast<uint64_t>(slo_config.slos.size()));
   SloTracker slo_tracker(std::move(slo_config), **sli, clock);
+  // The first report reads the whole window; doing it now keeps it off the first scrape.
+  if (auto reports = slo_tracker.Reports(); !reports) {
+    return Fail("sli_unusable", reports.error());
+  }
 
   Scorer scorer(**features, *model, *rules, config.threads);
   MetricsRegistry metrics;

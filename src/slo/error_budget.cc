@@ -12,12 +12,6 @@
 namespace fraudguard {
 namespace {
 
-// The requests of one SLO in one minute, summed over its routes.
-struct MinuteCounts {
-  uint64_t total = 0;
-  uint64_t bad = 0;  // bad for this SLO: a 5xx, or slower than the latency threshold
-};
-
 size_t BoundIndex(const std::vector<double>& bounds, double threshold) {
   size_t best = 0;
   for (size_t i = 0; i < bounds.size(); ++i) {
@@ -36,10 +30,31 @@ bool MinuteIsBad(const MinuteCounts& counts, double slice_target) {
   return good / static_cast<double>(counts.total) < slice_target;
 }
 
-SloReport Compute(const SloDefinition& slo,
-                  const ErrorBudgetPolicy& policy,
-                  const std::map<int64_t, MinuteCounts>& minutes,
-                  int64_t now_minute) {
+}  // namespace
+
+void AddSloMinutes(const SloDefinition& slo,
+                   const std::vector<SliRow>& rows,
+                   const std::vector<double>& bounds,
+                   SloMinutes& minutes) {
+  const size_t bound = BoundIndex(bounds, slo.latency_threshold_seconds);
+  for (const SliRow& row : rows) {
+    if (std::find(slo.routes.begin(), slo.routes.end(), row.route) == slo.routes.end()) {
+      continue;
+    }
+    MinuteCounts& counts = minutes[row.minute];
+    counts.total += row.counts.total;
+    if (slo.kind == SliKind::kAvailability) {
+      counts.bad += row.counts.bad;
+    } else {
+      counts.bad += row.counts.total - std::min(row.counts.total, row.counts.AtMost(bound));
+    }
+  }
+}
+
+SloReport ComputeSloReport(const SloDefinition& slo,
+                           const ErrorBudgetPolicy& policy,
+                           const SloMinutes& minutes,
+                           int64_t now_minute) {
   SloReport report;
   report.name = slo.name;
   report.section = slo.section;
@@ -114,6 +129,8 @@ SloReport Compute(const SloDefinition& slo,
   return report;
 }
 
+namespace {
+
 std::string FormatNumber(double value, int decimals) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), "%.*f", decimals, value);
@@ -143,21 +160,9 @@ std::vector<SloReport> ComputeSloReports(const SloConfig& config,
   std::vector<SloReport> reports;
   reports.reserve(config.slos.size());
   for (const SloDefinition& slo : config.slos) {
-    const size_t bound = BoundIndex(bounds, slo.latency_threshold_seconds);
-    std::map<int64_t, MinuteCounts> minutes;
-    for (const SliRow& row : rows) {
-      if (std::find(slo.routes.begin(), slo.routes.end(), row.route) == slo.routes.end()) {
-        continue;
-      }
-      MinuteCounts& counts = minutes[row.minute];
-      counts.total += row.counts.total;
-      if (slo.kind == SliKind::kAvailability) {
-        counts.bad += row.counts.bad;
-      } else {
-        counts.bad += row.counts.total - std::min(row.counts.total, row.counts.AtMost(bound));
-      }
-    }
-    reports.push_back(Compute(slo, config.policy, minutes, now_minute));
+    SloMinutes minutes;
+    AddSloMinutes(slo, rows, bounds, minutes);
+    reports.push_back(ComputeSloReport(slo, config.policy, minutes, now_minute));
   }
   return reports;
 }

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,24 @@ struct SloReport {
 
   const char* unit() const { return budgeting == Budgeting::kTimeSlices ? "minutes" : "requests"; }
 };
+
+// The requests of one SLO in one minute, summed over its routes.
+struct MinuteCounts {
+  uint64_t total = 0;
+  uint64_t bad = 0;  // bad for this SLO: a 5xx, or slower than the latency threshold
+};
+using SloMinutes = std::map<int64_t, MinuteCounts>;  // by minute since the epoch
+
+// Adds the rows of the SLO's routes to `minutes`.
+void AddSloMinutes(const SloDefinition& slo,
+                   const std::vector<SliRow>& rows,
+                   const std::vector<double>& bounds,
+                   SloMinutes& minutes);
+// One SLO's report at `now_minute` from its per-minute counts.
+SloReport ComputeSloReport(const SloDefinition& slo,
+                           const ErrorBudgetPolicy& policy,
+                           const SloMinutes& minutes,
+                           int64_t now_minute);
 
 // Computes every SLO of `config` at `now_minute` from minute rows covering at least the longest
 // window (rows outside a window are ignored). `bounds` are the recorder's latency bucket bounds.

@@ -61,9 +61,15 @@ private:
   std::string error_;
 };
 
+// Trailing empty buckets are left out (most requests are fast, so the slow buckets are mostly
+// empty); DecodeBuckets fills them back in as zeros.
 std::string EncodeBuckets(const std::vector<uint64_t>& buckets) {
-  std::string blob(buckets.size() * 8, '\0');
-  for (size_t i = 0; i < buckets.size(); ++i) {
+  size_t used = buckets.size();
+  while (used > 0 && buckets[used - 1] == 0) {
+    --used;
+  }
+  std::string blob(used * 8, '\0');
+  for (size_t i = 0; i < used; ++i) {
     for (size_t b = 0; b < 8; ++b) {
       blob[i * 8 + b] = static_cast<char>((buckets[i] >> (8 * b)) & 0xff);
     }

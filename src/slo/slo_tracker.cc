@@ -22,6 +22,7 @@ SloTracker::SloTracker(SloConfig config, SliRecorder& recorder, const Clock& clo
     longest_window_minutes_ = std::max(longest_window_minutes_, slo.window_minutes);
   }
   longest_window_minutes_ = std::max(longest_window_minutes_, kBurnRateWindowsMinutes.back());
+  minutes_.resize(config_.slos.size());
 }
 
 Result<std::vector<SloReport>> SloTracker::Reports() {
@@ -29,7 +30,13 @@ Result<std::vector<SloReport>> SloTracker::Reports() {
   // A failed flush leaves the counts queued for the next one; the reports then lag by them.
   (void)recorder_.Flush();
   const int64_t now_minute = MinuteOf(clock_.NowMillis());
-  auto rows = recorder_.ReadMinutes(now_minute - longest_window_minutes_ + 1, now_minute + 1);
+  const int64_t window_start = now_minute - longest_window_minutes_ + 1;
+  if (now_minute < loaded_through_minute_) {
+    loaded_through_minute_ = INT64_MIN;  // the clock went back: start over
+  }
+  // The last minute read may have grown since (rows are added to), so it is read again.
+  const int64_t from = std::max(window_start, loaded_through_minute_);
+  auto rows = recorder_.ReadMinutes(from, now_minute + 1);
   if (!rows) {
     if (!read_failing_) {
       LogError("sli_read_failed").Field("error", rows.error());
@@ -41,7 +48,19 @@ Result<std::vector<SloReport>> SloTracker::Reports() {
     LogInfo("sli_read_recovered");
     read_failing_ = false;
   }
-  return ComputeSloReports(config_, *rows, now_minute, recorder_.bounds());
+  std::vector<SloReport> reports;
+  for (size_t i = 0; i < config_.slos.size(); ++i) {
+    SloMinutes& minutes = minutes_[i];
+    if (loaded_through_minute_ == INT64_MIN) {
+      minutes.clear();
+    }
+    minutes.erase(minutes.begin(), minutes.lower_bound(window_start));
+    minutes.erase(minutes.lower_bound(from), minutes.end());
+    AddSloMinutes(config_.slos[i], *rows, recorder_.bounds(), minutes);
+    reports.push_back(ComputeSloReport(config_.slos[i], config_.policy, minutes, now_minute));
+  }
+  loaded_through_minute_ = now_minute;
+  return reports;
 }
 
 void SloTracker::RegisterMetrics(MetricsRegistry& metrics) {

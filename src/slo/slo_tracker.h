@@ -3,6 +3,7 @@
 // `fraudguard slo` commands reading a data directory (with a read-only recorder).
 #pragma once
 
+#include <climits>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -33,8 +34,12 @@ private:
   SliRecorder& recorder_;
   const Clock& clock_;
   int64_t longest_window_minutes_ = 0;
-  std::mutex mutex_;  // one computation at a time
+  std::mutex mutex_;  // one computation at a time; guards what follows
   bool read_failing_ = false;
+  // Per-minute counts of each SLO over the longest window, so that a report reads only the
+  // minutes written since the last one instead of the whole window.
+  std::vector<SloMinutes> minutes_;            // indexed like config_.slos
+  int64_t loaded_through_minute_ = INT64_MIN;  // minutes after it are not in minutes_ yet
 };
 
 }  // namespace fraudguard

@@ -333,6 +333,30 @@ TEST_F(SloTrackerTest, SlowBurnCrossesIntoCritical) {
   EXPECT_NEAR(report.burn_rates[5], 2.0 / 1440 / 0.0001, 1e-6);
 }
 
+// Reports read only the minutes written since the previous report; the result must equal a
+// computation from every row, also when a minute grows after it was read.
+TEST_F(SloTrackerTest, IncrementalReportsEqualAFullComputation) {
+  for (int step = 0; step < 50; ++step) {
+    for (int i = 0; i < 7; ++i) {
+      recorder_->Record(i % 2, (step * 7 + i) % 5 == 0 ? 500 : 200, i % 3 == 0 ? 0.2 : 0.001);
+    }
+    auto incremental = tracker_->Reports();
+    ASSERT_TRUE(incremental);
+    auto rows = recorder_->ReadMinutes(0, INT64_MAX);
+    ASSERT_TRUE(rows);
+    const auto full = ComputeSloReports(tracker_->config(), *rows, clock_.NowMillis() / kMinute,
+                                        recorder_->bounds());
+    ASSERT_EQ(incremental->size(), full.size());
+    for (size_t i = 0; i < full.size(); ++i) {
+      EXPECT_EQ((*incremental)[i].total_requests, full[i].total_requests) << step;
+      EXPECT_EQ((*incremental)[i].bad_requests, full[i].bad_requests) << step;
+      EXPECT_EQ((*incremental)[i].bad_minutes, full[i].bad_minutes) << step;
+      EXPECT_DOUBLE_EQ((*incremental)[i].utilisation_percent, full[i].utilisation_percent);
+    }
+    clock_.Advance(step % 3 == 0 ? 20'000 : 70'000);  // sometimes within the same minute
+  }
+}
+
 TEST_F(SloTrackerTest, PublishesBudgetAndBurnRateMetrics) {
   MetricsRegistry metrics;
   tracker_->RegisterMetrics(metrics);
@@ -347,6 +371,44 @@ TEST_F(SloTrackerTest, PublishesBudgetAndBurnRateMetrics) {
   EXPECT_NEAR(SampleValue(text, "slo_burn_rate{slo=\"fraud_api_availability\",window=\"5m\"}"),
               2000, 1e-6);
   EXPECT_EQ(SampleValue(text, "slo_burn_rate{slo=\"dashboard_availability\",window=\"3d\"}"), 0);
+}
+
+// The example of docs/operations.md, number for number.
+TEST(ErrorBudget, WorkedExampleOfTheOperationsGuide) {
+  const SloConfig config = DefaultSloConfig();
+  std::vector<SliRow> rows;
+  for (int64_t m = kNow - 30 * kDay + 1; m <= kNow; ++m) {
+    uint64_t bad = 0;
+    if (m >= kNow - 10 * kDay && m < kNow - 10 * kDay + 3) {
+      bad = 20000;  // the 3-minute outage
+    } else if (m == kNow - kDay + 5) {
+      bad = 6;  // 99.97 % good, below 99.99 %
+    } else if (m == kNow - 2 * kDay) {
+      bad = 2;  // 99.99 % good: meets the objective, not a bad minute
+    }
+    rows.push_back(Row(m, kAnalyze, 20000, bad));
+  }
+  const auto reports = ComputeSloReports(config, rows, kNow, Bounds());
+  const SloReport& report = Find(reports, "fraud_api_availability");
+  EXPECT_EQ(report.bad_minutes, 4u);
+  EXPECT_NEAR(report.allowed_errors, 4.32, 1e-9);
+  EXPECT_NEAR(report.remaining_errors, 0.32, 1e-9);
+  EXPECT_NEAR(report.utilisation_percent, 92.592593, 1e-6);
+  EXPECT_EQ(report.status, BudgetStatus::kCritical);
+  EXPECT_NEAR(report.burn_rates[5], 6.944444, 1e-6);  // 1d
+  EXPECT_EQ(report.burn_rates[2], 0);                 // 1h
+  EXPECT_FALSE(report.time_to_exhaustion_seconds.has_value());
+  const GateDecision gate = EvaluateGate(reports);
+  EXPECT_EQ(GateExitCode(gate), kGateHalted);
+  ASSERT_EQ(gate.reasons.size(), 1u);
+  EXPECT_EQ(gate.reasons[0],
+            "fraud_api_availability is CRITICAL: 92.6% of its error budget used (4.00 of 4.32 "
+            "minutes over 30d); Halt non-critical deployments, focus on reliability");
+
+  // Twenty days and three minutes on, the outage has left the window.
+  const auto later = ComputeSloReports(config, rows, kNow + 20 * kDay + 3, Bounds());
+  EXPECT_EQ(Find(later, "fraud_api_availability").bad_minutes, 1u);
+  EXPECT_EQ(Find(later, "fraud_api_availability").status, BudgetStatus::kHealthy);
 }
 
 TEST(ErrorBudget, JsonRoundTripAndTable) {
