@@ -201,8 +201,8 @@ TEST_F(CapacityCommandTest, ForecastFromTheServersSliStore) {
   // 1 request/s growing by 0.01/s each hour: 0.24 a day.
   EXPECT_NEAR(double(root["linear_slope_per_day"].get_double()), 0.24, 1e-6);
 
-  const CommandResult both =
-      Run({"capacity", "forecast", "--sli-store", Path(""), "--csv", Path("x.csv")});
+  const CommandResult both = Run({"capacity", "forecast", "--sli-store", Path(""), "--csv",
+                                  Path("x.csv"), "--replica-rps", "1000"});
   EXPECT_EQ(both.status, 2);
   EXPECT_NE(both.err.find("give exactly one of"), std::string::npos) << both.err;
 }
