@@ -143,6 +143,16 @@ int SloCommands::RunStatus() const {
 }
 
 int SloCommands::RunGate() const {
+  // A wrong command line or SLO file is the caller's mistake (2), not an unreadable budget (3).
+  if (!flags_.url.empty()) {
+    if (auto address = http::ParseHttpUrl(flags_.url); !address) {
+      std::fprintf(stderr, "error: --url: %s\n", address.error().c_str());
+      return kGateUsageError;
+    }
+  } else if (auto config = LoadConfig(flags_, known_routes_); !config) {
+    std::fprintf(stderr, "error: %s\n", config.error().c_str());
+    return kGateUsageError;
+  }
   auto fetched =
       flags_.url.empty() ? ReadFromDataDir(flags_, known_routes_) : FetchFromServer(flags_);
   if (!fetched) {

@@ -236,11 +236,13 @@ TEST(SloApi, BadSloConfigIsRefusedAtStartWithTheKeyNamed) {
       << server.Logs();
 
   std::string output;
+  // A wrong SLO file is a usage error for the gate, not an unknown budget.
   EXPECT_EQ(
       RunCombined({"slo", "gate", "--data-dir", dir.path() + "/data", "--config", slos}, output),
-      kGateUnknown);
+      kGateUsageError);
   EXPECT_NE(output.find("availability.measurement_window"), std::string::npos) << output;
-  // No data directory yet: the gate fails closed too.
+  EXPECT_EQ(RunCombined({"slo", "gate", "--url", "ftp://127.0.0.1"}, output), kGateUsageError);
+  // No data directory yet: the budget cannot be read, and the gate fails closed.
   EXPECT_EQ(RunCombined({"slo", "gate", "--data-dir", dir.path() + "/nowhere"}, output),
             kGateUnknown);
 }
