@@ -60,13 +60,17 @@ bool ParseLogLevel(std::string_view name, LogLevel& level) {
   return true;
 }
 
-void SetLogLevel(LogLevel level) { g_min_level.store(static_cast<int>(level)); }
+void SetLogLevel(LogLevel level) {
+  g_min_level.store(static_cast<int>(level));
+}
 
 bool LogEnabled(LogLevel level) {
   return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
 }
 
-void SetLogFd(int fd) { g_log_fd.store(fd); }
+void SetLogFd(int fd) {
+  g_log_fd.store(fd);
+}
 
 LogLine::LogLine(LogLevel level, std::string_view event)
     : enabled_(LogEnabled(level)), writer_(buffer_) {

@@ -46,9 +46,17 @@ private:
   JsonWriter writer_;
 };
 
-inline LogLine LogDebug(std::string_view event) { return {LogLevel::kDebug, event}; }
-inline LogLine LogInfo(std::string_view event) { return {LogLevel::kInfo, event}; }
-inline LogLine LogWarn(std::string_view event) { return {LogLevel::kWarn, event}; }
-inline LogLine LogError(std::string_view event) { return {LogLevel::kError, event}; }
+inline LogLine LogDebug(std::string_view event) {
+  return {LogLevel::kDebug, event};
+}
+inline LogLine LogInfo(std::string_view event) {
+  return {LogLevel::kInfo, event};
+}
+inline LogLine LogWarn(std::string_view event) {
+  return {LogLevel::kWarn, event};
+}
+inline LogLine LogError(std::string_view event) {
+  return {LogLevel::kError, event};
+}
 
 }  // namespace fraudguard

@@ -1,8 +1,8 @@
 #include "core/json_writer.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
+
+#include <gtest/gtest.h>
 
 namespace fraudguard {
 namespace {
@@ -10,7 +10,14 @@ namespace {
 TEST(JsonWriter, WritesNestedValuesWithCommas) {
   std::string out;
   JsonWriter writer(out);
-  writer.BeginObject().Field("a", 1).Key("b").BeginArray().Int(1).String("x").EndArray().EndObject();
+  writer.BeginObject()
+      .Field("a", 1)
+      .Key("b")
+      .BeginArray()
+      .Int(1)
+      .String("x")
+      .EndArray()
+      .EndObject();
   EXPECT_EQ(out, R"({"a":1,"b":[1,"x"]})");
 }
 
