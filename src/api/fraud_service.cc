@@ -8,6 +8,29 @@
 namespace fraudguard {
 namespace {
 
+// Room reserved in the decision log for a request's decisions; what the request did not use
+// (it failed, or threw and was answered 500) is given back when it ends.
+class DecisionRoom {
+public:
+  DecisionRoom(DecisionLog& log, size_t count) : log_(log), held_(log.Reserve(count) ? count : 0) {}
+  ~DecisionRoom() {
+    if (held_ > 0) {
+      log_.Unreserve(held_);
+    }
+  }
+  DecisionRoom(const DecisionRoom&) = delete;
+  DecisionRoom& operator=(const DecisionRoom&) = delete;
+  DecisionRoom(DecisionRoom&&) = delete;
+  DecisionRoom& operator=(DecisionRoom&&) = delete;
+
+  bool held() const { return held_ > 0; }
+  void Used() { --held_; }
+
+private:
+  DecisionLog& log_;
+  size_t held_;
+};
+
 constexpr std::string_view kJob = "fraud-api";
 constexpr std::string_view kDecisionPrefix = "/api/v1/fraud/decisions/";
 constexpr std::string_view kFeaturesPrefix = "/api/v1/features/";
@@ -379,13 +402,16 @@ void FraudService::HandleAnalyze(const http::Request& request,
   // Room in the decision log is held before scoring: scoring changes the feature state, so a
   // transaction refused afterwards would count twice in its windows when the caller retries.
   // The log itself writes one line when it fills and one when it recovers.
-  if (!deps_.decisions->Reserve(1)) {
+  DecisionRoom room(*deps_.decisions, 1);
+  if (!room.held()) {
     decision_log_full_->Increment();
     http::SetJsonError(response, 503, "decision_log_full",
                        "the decision log cannot keep up; nothing was scored, retry shortly");
     return;
   }
-  if (!ScoreAndRecord(state.transaction, worker, response.body)) {
+  const bool recorded = ScoreAndRecord(state.transaction, worker, response.body);
+  room.Used();  // AppendReserved took the room, whether or not it succeeded
+  if (!recorded) {
     response.body.clear();
     http::SetJsonError(response, 503, "decision_log_closed", "the service is shutting down");
   }
@@ -401,9 +427,19 @@ void FraudService::HandleAnalyzeBatch(const http::Request& request,
                        error.message, error.field);
     return;
   }
+  const size_t capacity = deps_.decisions->queue_capacity();
+  if (state.batch.size() > capacity) {
+    // Could never be reserved whole, however idle the log: not worth a retry.
+    http::SetJsonError(response, 413, "too_many_items",
+                       "a batch holds at most " + std::to_string(capacity) +
+                           " transactions with this decision log queue",
+                       "transactions");
+    return;
+  }
   // All or nothing: room for every decision of the batch is held before any is scored.
-  if (!deps_.decisions->Reserve(state.batch.size())) {
-    decision_log_full_->Increment();
+  DecisionRoom room(*deps_.decisions, state.batch.size());
+  if (!room.held()) {
+    decision_log_full_->Increment(static_cast<double>(state.batch.size()));
     http::SetJsonError(response, 503, "decision_log_full",
                        "the decision log cannot keep up; nothing was scored, retry shortly");
     return;
@@ -414,12 +450,14 @@ void FraudService::HandleAnalyzeBatch(const http::Request& request,
     if (i > 0) {
       out.push_back(',');
     }
-    if (!ScoreAndRecord(state.batch[i], worker, out)) {
+    const bool recorded = ScoreAndRecord(state.batch[i], worker, out);
+    room.Used();
+    if (!recorded) {
       // Only a log closing during shutdown refuses reserved room.
       out.clear();
       http::SetJsonError(response, 503, "decision_log_closed",
                          "the service is shutting down; transactions from index " +
-                             std::to_string(i) + " on were not scored");
+                             std::to_string(i) + " on were not recorded");
       return;
     }
   }

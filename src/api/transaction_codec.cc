@@ -178,7 +178,9 @@ bool SetValueCheckError(ValueCheck check, std::string field, RequestError& error
 // a body is reported as malformed JSON rather than as a wrong value.
 void ReclassifyIfMalformed(std::string_view body, RequestError& error) {
   if (error.code != "malformed_json" && error.code != "empty_body" && !IsValidJson(body)) {
+    // The field that failed need not be where the JSON breaks, so none is named.
     error.code = "malformed_json";
+    error.field.clear();
     error.message = "the request body is not valid JSON";
   }
 }

@@ -186,8 +186,9 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   auto& recovery_losses =
       metrics.AddGauge("fraudguard_feature_recovery_dropped",
                        "What the last start dropped while recovering the feature state.", {"what"});
-  auto& model_info = metrics.AddGauge("fraudguard_model_info",
-                                      "The active model; the value is always 1.", {"version"});
+  auto& model_info = metrics.AddGauge(
+      "fraudguard_model_info",
+      "1 for the active model, 0 for models replaced by a reload since the start.", {"version"});
   FeatureStore* feature_store = features->get();
   DecisionLog* decision_log = decisions->get();
   metrics.AddCollector([&, feature_store, decision_log] {
@@ -265,7 +266,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   auto& connection_events = metrics.AddCounter(
       "fraudguard_http_connection_events_total",
       "Connection events: accepted, refused over the connection limit, timed out, closed for a "
-      "protocol error, and failed accept() calls.",
+      "protocol error (which includes the timed out and the refused), and failed accept() calls.",
       {"event"});
   metrics.AddCollector([&] {
     const http::Server::Stats stats = server.stats();

@@ -4,11 +4,21 @@
 #include <cstdio>
 
 namespace fraudguard {
+namespace {
+
+// From this amount on, an amount that raises the risk is described as high.
+constexpr double kHighAmount = 100.0;
+
+}  // namespace
 
 ReasonGroup ReasonGroupForFeature(std::string_view name) {
   const auto starts = [name](std::string_view prefix) { return name.rfind(prefix, 0) == 0; };
-  if (name == "amount" || name.find("amount_zscore") != std::string_view::npos ||
-      name.find("amount_to_mean") != std::string_view::npos) {
+  const bool against_history = name.find("amount_zscore") != std::string_view::npos ||
+                               name.find("amount_to_mean") != std::string_view::npos;
+  if (against_history && starts("card_")) {
+    return ReasonGroup::kUnusualAmountForCard;
+  }
+  if (name == "amount" || against_history) {
     return ReasonGroup::kUnusualAmount;
   }
   if (name == "user_age_days") {
@@ -48,6 +58,7 @@ ReasonGroup ReasonGroupForFeature(std::string_view name) {
 ReasonGroup CreditedReasonGroup(ReasonGroup group, const Transaction& txn) {
   bool entity_absent = false;
   switch (group) {
+    case ReasonGroup::kUnusualAmountForCard:
     case ReasonGroup::kCardVelocity:
     case ReasonGroup::kCardSpread:
     case ReasonGroup::kNewDeviceOrCountry:
@@ -78,6 +89,8 @@ std::string_view ReasonCode(ReasonGroup group) {
   switch (group) {
     case ReasonGroup::kUnusualAmount:
       return "HIGH_AMOUNT";
+    case ReasonGroup::kUnusualAmountForCard:
+      return "UNUSUAL_AMOUNT_FOR_CARD";
     case ReasonGroup::kNewAccount:
       return "NEW_ACCOUNT";
     case ReasonGroup::kCardVelocity:
@@ -110,9 +123,14 @@ std::string ReasonSentence(ReasonGroup group, const Transaction& txn) {
   char buffer[160];
   switch (group) {
     case ReasonGroup::kUnusualAmount:
+      // The model can find small amounts risky too (card testing), so only large ones are
+      // called high.
+      std::snprintf(buffer, sizeof(buffer), "The amount %.2f is %s for transactions like it.",
+                    txn.amount, txn.amount >= kHighAmount ? "high" : "unusual");
+      return buffer;
+    case ReasonGroup::kUnusualAmountForCard:
       std::snprintf(buffer, sizeof(buffer),
-                    "The amount %.2f is high for this card or for transactions like it.",
-                    txn.amount);
+                    "The amount %.2f is far from what this card usually spends.", txn.amount);
       return buffer;
     case ReasonGroup::kNewAccount:
       if (std::isfinite(txn.user_age_days)) {

@@ -12,6 +12,7 @@ namespace fraudguard {
 
 enum class ReasonGroup : uint8_t {
   kUnusualAmount,
+  kUnusualAmountForCard,  // the amount against the card's own history
   kNewAccount,
   kCardVelocity,
   kCardSpread,

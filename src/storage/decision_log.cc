@@ -28,6 +28,8 @@ constexpr int64_t kMaxRetryDelayMs = 1000;
 // While closing, a failing batch is tried this many more times before it is abandoned, so that
 // Close() cannot hang on a broken disk.
 constexpr int kAttemptsWhileClosing = 3;
+// A worker's journal buffer kept for a retry after a failed write, at most.
+constexpr size_t kMaxUnjournalledBytes = size_t{64} << 20U;
 
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -278,6 +280,11 @@ bool DecisionLog::Reserve(size_t count) {
   return false;
 }
 
+void DecisionLog::Unreserve(size_t count) {
+  std::lock_guard lock(mutex_);
+  reserved_ -= std::min(reserved_, count);
+}
+
 void DecisionLog::RefuseLocked(std::unique_lock<std::mutex>& lock, size_t count) {
   dropped_ += count;
   // One line when the queue becomes full, not one per refusal, which would flood the log.
@@ -511,8 +518,9 @@ Status DecisionLog::RecoverJournal() {
     std::vector<DecisionRecord> records;
     const size_t valid = DecodeJournal(*data, records);
     torn_bytes += data->size() - valid;
-    // Replayed in journal order with replace semantics: the newest decision for an id wins,
-    // and a record that did reach SQLite before the crash is rewritten with itself.
+    // Replayed in file order with replace semantics: a record that did reach SQLite before the
+    // crash is rewritten with itself. Each worker's records are in the order it accepted them;
+    // two workers deciding the same transaction id at once may be replayed in either order.
     if (!StepDone(begin_stmt_)) {
       return Error{SqliteError(write_db_, "decision journal: BEGIN")};
     }
@@ -565,25 +573,40 @@ Status DecisionLog::CommitJournal(int writer) {
   size_t written = 0;
   Status status = WriteFully(journal_fd_, buffer, written);
   journal_bytes_ += written;
-  buffer.clear();
   if (!status) {
-    return Error{"decision journal '" + JournalPath(journal_number_) + "': " + status.error()};
+    // What reached the file may end in a torn record, after which a replay of that file stops:
+    // the whole buffer is kept and written again, next time, to a fresh file (a record replayed
+    // twice is harmless). Past the bound it is dropped rather than grow without limit.
+    const std::string error =
+        "decision journal '" + JournalPath(journal_number_) + "': " + status.error();
+    StartNextJournalLocked();
+    if (buffer.size() > kMaxUnjournalledBytes) {
+      buffer.clear();
+      return Error{error + "; dropped the unjournalled decisions of this worker"};
+    }
+    return Error{error};
   }
+  buffer.clear();
   if (journal_bytes_ >= options_.journal_rotate_bytes) {
-    // Every record in the full file was accepted before this point, so it can go once that
-    // many records are written.
-    uint64_t accepted = 0;
-    {
-      std::lock_guard lock(mutex_);
-      accepted = accepted_;
-    }
-    const uint64_t full_number = journal_number_;
-    if (Status opened = OpenJournalFile(full_number + 1); !opened) {
-      return opened;  // keeps writing to the full file
-    }
-    full_journals_.push_back(FullJournal{full_number, accepted});
+    StartNextJournalLocked();
   }
   return OkStatus();
+}
+
+void DecisionLog::StartNextJournalLocked() {
+  // Every record in the current file was accepted before this point, so the file can go once
+  // that many records are written.
+  uint64_t accepted = 0;
+  {
+    std::lock_guard lock(mutex_);
+    accepted = accepted_;
+  }
+  const uint64_t full_number = journal_number_;
+  if (Status opened = OpenJournalFile(full_number + 1); !opened) {
+    LogWarn("decision_journal_rotate_failed").Field("error", opened.error());
+    return;  // keeps writing to the current file
+  }
+  full_journals_.push_back(FullJournal{full_number, accepted});
 }
 
 void DecisionLog::RetireJournals(uint64_t written_through) {

@@ -74,6 +74,9 @@ public:
   // decisions will be accepted before it acts on them (scoring changes the feature state).
   // False, with nothing held, when the queue lacks the room or the log is closed.
   bool Reserve(size_t count);
+  // Gives back room held by Reserve and not used (a request that failed after reserving).
+  void Unreserve(size_t count);
+  size_t queue_capacity() const { return options_.queue_capacity; }
   // Enqueues a record into room held by Reserve; thread-safe. Only a closed log refuses it.
   // With the journal on, `writer` (0 .. journal_writers-1) puts the record in that writer's
   // journal buffer too; it is on disk after the writer's next CommitJournal.
@@ -105,6 +108,8 @@ private:
   // Replays journal files left by a process that did not close the log, then starts a new one.
   Status RecoverJournal();
   Status OpenJournalFile(uint64_t number);
+  // Switches to a new journal file, queueing the current one for deletion; journal_mutex_ held.
+  void StartNextJournalLocked();
   // Deletes journal files whose records are all written (`written_through` records in order).
   void RetireJournals(uint64_t written_through);
   std::string JournalPath(uint64_t number) const;

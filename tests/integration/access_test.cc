@@ -90,28 +90,35 @@ TEST(Access, BadConfigIsRefusedNamingTheKey) {
 TEST(Access, AFullDecisionLogRefusesBeforeScoringSoARetryCountsOnce) {
   TempDir dir;
   const std::string config = dir.path() + "/stalled.yaml";
-  // One decision fits and the writer waits a minute: the next request finds the log full.
-  std::ofstream(config) << "decision_log:\n  queue_capacity: 1\n  batch_size: 1000\n"
+  // Two decisions fit and the writer waits a minute, so the queue fills and stays full.
+  std::ofstream(config) << "decision_log:\n  queue_capacity: 2\n  batch_size: 1000\n"
                            "  flush_interval_ms: 60000\n";
   ServerProcess server(dir.path() + "/data", {"--config", config});
   ASSERT_TRUE(server.Start()) << server.Logs();
   auto client = server.NewClient();
-  auto first = client->Send("POST", "/api/v1/fraud/analyze", R"({"amount":20,"card_id":"c-1"})");
-  ASSERT_TRUE(first.ok());
-  ASSERT_EQ(first->status, 200) << first->body;
-  auto refused = client->Send("POST", "/api/v1/fraud/analyze", R"({"amount":30,"card_id":"c-2"})");
-  ASSERT_TRUE(refused.ok());
-  EXPECT_EQ(refused->status, 503) << refused->body;
-  EXPECT_NE(refused->body.find("decision_log_full"), std::string::npos) << refused->body;
-  // The refused transaction never reached the feature state.
-  auto state = client->Send("GET", "/api/v1/features/card/c-2");
-  ASSERT_TRUE(state.ok());
-  EXPECT_EQ(state->status, 404) << state->body;
+  const auto status_of = [&](const std::string& method, const std::string& path,
+                             const std::string& body = "") {
+    auto response = client->Send(method, path, body);
+    return response.ok() ? response->status : -1;
+  };
+  ASSERT_EQ(status_of("POST", "/api/v1/fraud/analyze", R"({"amount":20,"card_id":"c-1"})"), 200);
+  // A batch that could never fit the queue is refused as too large, not as "retry later".
+  EXPECT_EQ(status_of("POST", "/api/v1/fraud/analyze/batch",
+                      R"([{"amount":1,"card_id":"c-5"},{"amount":1},{"amount":1}])"),
+            413);
+  // Room for one decision is left: a batch of two is refused whole, before any scoring.
   auto batch = client->Send("POST", "/api/v1/fraud/analyze/batch",
                             R"([{"amount":1,"card_id":"c-3"},{"amount":2,"card_id":"c-4"}])");
   ASSERT_TRUE(batch.ok());
   EXPECT_EQ(batch->status, 503) << batch->body;
-  EXPECT_EQ(client->Send("GET", "/api/v1/features/card/c-3")->status, 404);
+  EXPECT_NE(batch->body.find("decision_log_full"), std::string::npos) << batch->body;
+  EXPECT_EQ(status_of("GET", "/api/v1/features/card/c-3"), 404) << "nothing of it was scored";
+  ASSERT_EQ(status_of("POST", "/api/v1/fraud/analyze", R"({"amount":25,"card_id":"c-1"})"), 200);
+  // Now full: a single transaction is refused and never reaches the feature state.
+  auto refused = client->Send("POST", "/api/v1/fraud/analyze", R"({"amount":30,"card_id":"c-2"})");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status, 503) << refused->body;
+  EXPECT_EQ(status_of("GET", "/api/v1/features/card/c-2"), 404);
   EXPECT_EQ(server.StopWith(SIGTERM), 0);
 }
 

@@ -7,7 +7,7 @@ namespace {
 
 TEST(ReasonsTest, FeaturesFallIntoTheirGroups) {
   EXPECT_EQ(ReasonGroupForFeature("amount"), ReasonGroup::kUnusualAmount);
-  EXPECT_EQ(ReasonGroupForFeature("card_amount_zscore_30d"), ReasonGroup::kUnusualAmount);
+  EXPECT_EQ(ReasonGroupForFeature("card_amount_zscore_30d"), ReasonGroup::kUnusualAmountForCard);
   EXPECT_EQ(ReasonGroupForFeature("user_age_days"), ReasonGroup::kNewAccount);
   EXPECT_EQ(ReasonGroupForFeature("card_count_1h"), ReasonGroup::kCardVelocity);
   EXPECT_EQ(ReasonGroupForFeature("card_distinct_merchants_24h"), ReasonGroup::kCardSpread);
@@ -39,7 +39,14 @@ TEST(ReasonsTest, SentencesCarryTheTransactionsValues) {
   EXPECT_EQ(ReasonSentence(ReasonGroup::kNewAccount, txn), "The account is only 1 day old.");
   txn.user_age_days = 30;
   EXPECT_EQ(ReasonSentence(ReasonGroup::kNewAccount, txn), "The account is only 30 days old.");
-  EXPECT_NE(ReasonSentence(ReasonGroup::kUnusualAmount, txn).find("10000.00"), std::string::npos);
+  EXPECT_EQ(ReasonSentence(ReasonGroup::kUnusualAmount, txn),
+            "The amount 10000.00 is high for transactions like it.");
+  txn.amount = 1;
+  EXPECT_EQ(ReasonSentence(ReasonGroup::kUnusualAmount, txn),
+            "The amount 1.00 is unusual for transactions like it.");
+  // Without a card there is no card history to compare with.
+  EXPECT_EQ(CreditedReasonGroup(ReasonGroup::kUnusualAmountForCard, txn),
+            ReasonGroup::kMissingDetails);
 }
 
 }  // namespace
