@@ -11,6 +11,7 @@
 
 #include "api/fraud_service.h"
 #include "capacity/capacity_command.h"
+#include "cli/eval.h"
 #include "cli/serve.h"
 #include "cli/train.h"
 #include "core/log.h"
@@ -243,6 +244,25 @@ int RunCli(int argc, char** argv) {
   train->add_option("--decline-fpr", train_options.decline_fpr,
                     "False positive budget of high risk");
 
+  EvalCommandOptions eval_options;
+  std::string eval_schema = "auto";
+  CLI::App* eval = app.add_subcommand("eval",
+                                      "Replay a labelled CSV through the scorer and report "
+                                      "detection quality");
+  eval->add_option("-i,--input", eval_options.input, "Labelled CSV (.gz read through gzip)")
+      ->required();
+  eval->add_option("--schema", eval_schema, "auto, fraudguard or handbook");
+  eval->add_option("--model", eval_options.model_path, "Model file (default models/default.json)");
+  eval->add_option("--rules", eval_options.rules_path, "Rules file (default: none)");
+  eval->add_option("--from", eval_options.from, "First evaluated day, YYYY-MM-DD (UTC)");
+  eval->add_option("--to", eval_options.to, "Last evaluated day, YYYY-MM-DD, inclusive");
+  eval->add_option("--label-delay-days", eval_options.label_delay_days,
+                   "Days until a transaction's label is known (default 7)");
+  eval->add_option("--known-label-days", eval_options.known_label_days,
+                   "Days of frauds before the delay that mark a card known compromised (7)");
+  eval->add_flag("--json", eval_options.json, "JSON on stdout instead of a table");
+  eval->add_option("--plot", eval_options.plot_path, "Write the precision-recall curve (SVG)");
+
   capacity::CapacityCommand capacity_command(app);
 
   SloCommands slo(app, RouteLabels());
@@ -264,6 +284,21 @@ int RunCli(int argc, char** argv) {
   }
   if (app.got_subcommand("simulate")) {
     return RunSimulate(simulate_flags);
+  }
+  if (app.got_subcommand("eval")) {
+    if (eval_schema == "fraudguard") {
+      eval_options.schema = CsvSchema::kFraudGuard;
+    } else if (eval_schema == "handbook") {
+      eval_options.schema = CsvSchema::kHandbook;
+    } else if (eval_schema != "auto") {
+      std::fprintf(stderr, "error: --schema must be auto, fraudguard or handbook\n");
+      return 2;
+    }
+    if (auto status = RunEval(eval_options); !status) {
+      std::fprintf(stderr, "error: %s\n", status.error().c_str());
+      return 1;
+    }
+    return 0;
   }
   if (app.got_subcommand("train")) {
     if (train_schema == "fraudguard") {

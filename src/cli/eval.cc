@@ -1,0 +1,455 @@
+#include "cli/eval.h"
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/json_writer.h"
+#include "core/log.h"
+#include "evaluation/detection_metrics.h"
+#include "evaluation/precision_recall_plot.h"
+#include "features/feature_store.h"
+#include "scoring/rules.h"
+#include "scoring/scorer.h"
+#include "sim/progress_bar.h"
+
+namespace fraudguard {
+namespace {
+
+constexpr int64_t kMillisPerDay = 24LL * 3600 * 1000;
+constexpr int kMaxDelayDays = 366;
+
+int64_t DayOf(int64_t epoch_ms) {
+  // Floor division: days before 1970 stay on their own date.
+  return epoch_ms >= 0 ? epoch_ms / kMillisPerDay
+                       : -((-epoch_ms + kMillisPerDay - 1) / kMillisPerDay);
+}
+
+std::string FormatDay(int64_t day) {
+  const std::time_t seconds = day * 86400;
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  char buffer[16];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%d", &parts);
+  return buffer;
+}
+
+// "YYYY-MM-DD" as whole days since the Unix epoch; the date must exist.
+Result<int64_t> ParseDay(std::string_view flag, const std::string& text) {
+  const Error error{std::string(flag) + ": expected a date YYYY-MM-DD, got '" + text + "'"};
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') {
+    return error;
+  }
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  for (const size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (text[i] < '0' || text[i] > '9') {
+      return error;
+    }
+  }
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d", &year, &month, &day) != 3) {
+    return error;
+  }
+  std::tm parts{};
+  parts.tm_year = year - 1900;
+  parts.tm_mon = month - 1;
+  parts.tm_mday = day;
+  const std::time_t seconds = timegm(&parts);
+  // timegm normalises 2018-02-30 to March; a round trip catches dates that do not exist.
+  if (FormatDay(seconds / 86400) != text) {
+    return error;
+  }
+  return static_cast<int64_t>(seconds / 86400);
+}
+
+// What the replay keeps of each scored transaction in the evaluation period.
+struct EvaluatedRows {
+  std::vector<CardScore> cards;  // frauds of the look-back period first, then the period's rows
+  size_t lookback_frauds = 0;    // leading entries of `cards` from before the period
+  std::vector<float> scores;     // per period row
+  std::vector<float> labels;
+  std::vector<uint8_t> levels;
+  size_t replayed = 0;
+  int64_t first_day = 0;
+  int64_t last_day = 0;
+  int64_t file_first_day = 0;
+  int64_t file_last_day = 0;
+};
+
+struct EvalReport {
+  std::string model_version;
+  double medium_threshold = 0;
+  double high_threshold = 0;
+  int64_t from_day = 0;
+  int64_t to_day = 0;
+  size_t replayed = 0;
+  size_t in_period = 0;
+  size_t excluded = 0;
+  DetectionMetrics metrics;
+  CardPrecisionAtK card_precision;
+  RiskLevelConfusion confusion;
+};
+
+double PrecisionAtOrAbove(const RiskLevelConfusion& confusion, int level) {
+  size_t flagged = 0;
+  size_t frauds = 0;
+  for (int l = level; l < 3; ++l) {
+    frauds += confusion.counts[static_cast<size_t>(l)][1];
+    flagged +=
+        confusion.counts[static_cast<size_t>(l)][0] + confusion.counts[static_cast<size_t>(l)][1];
+  }
+  return flagged == 0 ? 0.0 : static_cast<double>(frauds) / static_cast<double>(flagged);
+}
+
+std::string ReportJson(const EvalCommandOptions& options, const EvalReport& report) {
+  std::string out;
+  JsonWriter json(out);
+  json.BeginObject()
+      .Field("input", options.input)
+      .Field("model", options.model_path)
+      .Field("model_version", report.model_version)
+      .Field("rules", options.rules_path)
+      .Key("period")
+      .BeginObject()
+      .Field("from", FormatDay(report.from_day))
+      .Field("to", FormatDay(report.to_day))
+      .Field("days", static_cast<int64_t>(report.card_precision.days.size()))
+      .EndObject()
+      .Field("label_delay_days", options.label_delay_days)
+      .Field("known_label_days", options.known_label_days)
+      .Key("transactions")
+      .BeginObject()
+      .Field("replayed", static_cast<uint64_t>(report.replayed))
+      .Field("in_period", static_cast<uint64_t>(report.in_period))
+      .Field("excluded_known_compromised", static_cast<uint64_t>(report.excluded))
+      .Field("evaluated", static_cast<uint64_t>(report.confusion.Total()))
+      .Field("frauds", static_cast<uint64_t>(report.metrics.positives))
+      .Field("legitimate", static_cast<uint64_t>(report.metrics.negatives))
+      .EndObject()
+      .Field("auc_roc", report.metrics.auc_roc)
+      .Field("average_precision", report.metrics.average_precision)
+      .Field("detection_at_fpr_1", report.metrics.detection_at_fpr_1)
+      .Field("detection_at_fpr_2", report.metrics.detection_at_fpr_2)
+      .Key("card_precision")
+      .BeginObject()
+      .Field("k", static_cast<uint64_t>(report.card_precision.k))
+      .Field("mean", report.card_precision.mean)
+      .Key("days")
+      .BeginArray();
+  for (const DailyCardPrecision& day : report.card_precision.days) {
+    json.BeginObject()
+        .Field("date", FormatDay(day.day))
+        .Field("cards", static_cast<uint64_t>(day.cards))
+        .Field("fraud_cards", static_cast<uint64_t>(day.fraud_cards))
+        .Field("precision", day.precision)
+        .EndObject();
+  }
+  json.EndArray().EndObject();
+  json.Key("thresholds")
+      .BeginObject()
+      .Field("medium", report.medium_threshold)
+      .Field("high", report.high_threshold)
+      .EndObject();
+  json.Key("confusion").BeginObject();
+  static constexpr std::array<const char*, 3> kLevelNames = {"low", "medium", "high"};
+  for (size_t level = 0; level < 3; ++level) {
+    json.Key(kLevelNames[level])
+        .BeginObject()
+        .Field("fraud", static_cast<uint64_t>(report.confusion.counts[level][1]))
+        .Field("legitimate", static_cast<uint64_t>(report.confusion.counts[level][0]))
+        .EndObject();
+  }
+  json.EndObject();
+  json.Key("medium_or_above")
+      .BeginObject()
+      .Field("detection_rate", report.confusion.DetectionRateAtOrAbove(1))
+      .Field("false_positive_rate", report.confusion.FalsePositiveRateAtOrAbove(1))
+      .Field("precision", PrecisionAtOrAbove(report.confusion, 1))
+      .EndObject()
+      .Key("high")
+      .BeginObject()
+      .Field("detection_rate", report.confusion.DetectionRateAtOrAbove(2))
+      .Field("false_positive_rate", report.confusion.FalsePositiveRateAtOrAbove(2))
+      .Field("precision", PrecisionAtOrAbove(report.confusion, 2))
+      .EndObject()
+      .EndObject();
+  out += '\n';
+  return out;
+}
+
+void PrintTable(const EvalCommandOptions& options, const EvalReport& report) {
+  const RiskLevelConfusion& c = report.confusion;
+  std::printf("evaluation of model %s on %s\n", report.model_version.c_str(),
+              options.input.c_str());
+  std::printf("  %-34s %s .. %s (%zu days)\n", "period", FormatDay(report.from_day).c_str(),
+              FormatDay(report.to_day).c_str(), report.card_precision.days.size());
+  std::printf("  %-34s %zu replayed, %zu in the period, %zu evaluated\n", "transactions",
+              report.replayed, report.in_period, c.Total());
+  std::printf("  %-34s %zu (cards with a fraud known after a %d-day delay)\n",
+              "excluded, card known compromised", report.excluded, options.label_delay_days);
+  std::printf("  %-34s %zu frauds, %zu legitimate\n", "labels", report.metrics.positives,
+              report.metrics.negatives);
+  std::printf("  %-34s %.4f\n", "AUC ROC", report.metrics.auc_roc);
+  std::printf("  %-34s %.4f\n", "average precision", report.metrics.average_precision);
+  std::printf("  %-34s %.4f\n",
+              ("card precision at " + std::to_string(report.card_precision.k) + " per day").c_str(),
+              report.card_precision.mean);
+  std::printf("  %-34s %.4f\n", "detection at 1% FPR", report.metrics.detection_at_fpr_1);
+  std::printf("  %-34s %.4f\n", "detection at 2% FPR", report.metrics.detection_at_fpr_2);
+  std::printf("\n  %-10s %12s %12s\n", "risk level", "fraud", "legitimate");
+  static constexpr std::array<const char*, 3> kLevelNames = {"low", "medium", "high"};
+  for (size_t level = 0; level < 3; ++level) {
+    std::printf("  %-10s %12zu %12zu\n", kLevelNames[level], c.counts[level][1],
+                c.counts[level][0]);
+  }
+  char medium_label[64];
+  std::snprintf(medium_label, sizeof(medium_label), "medium or above (score >= %.2f)",
+                report.medium_threshold);
+  char high_label[64];
+  std::snprintf(high_label, sizeof(high_label), "high (score >= %.2f)", report.high_threshold);
+  std::printf("\n  %-34s detection %.4f, FPR %.4f, precision %.4f\n", medium_label,
+              c.DetectionRateAtOrAbove(1), c.FalsePositiveRateAtOrAbove(1),
+              PrecisionAtOrAbove(c, 1));
+  std::printf("  %-34s detection %.4f, FPR %.4f, precision %.4f\n", high_label,
+              c.DetectionRateAtOrAbove(2), c.FalsePositiveRateAtOrAbove(2),
+              PrecisionAtOrAbove(c, 2));
+}
+
+Status WritePlot(const EvalCommandOptions& options,
+                 const EvalReport& report,
+                 const EvaluatedRows& rows,
+                 const std::vector<bool>& known) {
+  std::vector<float> scores;
+  std::vector<float> labels;
+  for (size_t i = 0; i < rows.scores.size(); ++i) {
+    if (!known[rows.lookback_frauds + i]) {
+      scores.push_back(rows.scores[i]);
+      labels.push_back(rows.labels[i]);
+    }
+  }
+  const auto curve = ComputePrecisionRecallCurve(scores, labels);
+  std::vector<PlotOperatingPoint> points;
+  char label[96];
+  std::snprintf(label, sizeof(label), "medium or above (review), score >= %.2f",
+                report.medium_threshold);
+  points.push_back(
+      {label, report.confusion.DetectionRateAtOrAbove(1), PrecisionAtOrAbove(report.confusion, 1)});
+  std::snprintf(label, sizeof(label), "high (decline), score >= %.2f", report.high_threshold);
+  points.push_back(
+      {label, report.confusion.DetectionRateAtOrAbove(2), PrecisionAtOrAbove(report.confusion, 2)});
+  char subtitle[256];
+  std::snprintf(subtitle, sizeof(subtitle),
+                "model %s, %s .. %s, %zu transactions, %zu frauds; AUC ROC %.3f, AP %.3f",
+                report.model_version.c_str(), FormatDay(report.from_day).c_str(),
+                FormatDay(report.to_day).c_str(), report.confusion.Total(),
+                report.metrics.positives, report.metrics.auc_roc, report.metrics.average_precision);
+  const std::string svg =
+      RenderPrecisionRecallSvg(curve, points, "Precision-recall curve", subtitle);
+  const std::string temporary = options.plot_path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << svg;
+    if (!out) {
+      return Error{"--plot: cannot write " + temporary};
+    }
+  }
+  if (std::rename(temporary.c_str(), options.plot_path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    return Error{"--plot: cannot write " + options.plot_path};
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status RunEval(const EvalCommandOptions& options) {
+  if (options.label_delay_days < 0 || options.label_delay_days > kMaxDelayDays) {
+    return Error{"--label-delay-days must be between 0 and " + std::to_string(kMaxDelayDays)};
+  }
+  if (options.known_label_days < 0 || options.known_label_days > kMaxDelayDays) {
+    return Error{"--known-label-days must be between 0 and " + std::to_string(kMaxDelayDays)};
+  }
+  std::optional<int64_t> from_day;
+  std::optional<int64_t> to_day;
+  if (!options.from.empty()) {
+    auto day = ParseDay("--from", options.from);
+    if (!day) {
+      return Error{day.error()};
+    }
+    from_day = *day;
+  }
+  if (!options.to.empty()) {
+    auto day = ParseDay("--to", options.to);
+    if (!day) {
+      return Error{day.error()};
+    }
+    to_day = *day;
+  }
+  if (from_day && to_day && *from_day > *to_day) {
+    return Error{"--from " + options.from + " is after --to " + options.to};
+  }
+
+  auto reader = TransactionCsvReader::Open(options.input, options.schema);
+  if (!reader) {
+    return Error{reader.error()};
+  }
+  auto model = LoadedModel::Load(options.model_path);
+  if (!model) {
+    return Error{"--model " + options.model_path + ": " + model.error()};
+  }
+  auto rules = std::make_shared<RuleSet>();
+  if (!options.rules_path.empty()) {
+    auto loaded = RuleSet::LoadFile(options.rules_path);
+    if (!loaded) {
+      return Error{"--rules " + options.rules_path + ": " + loaded.error()};
+    }
+    *rules = std::move(loaded).value();
+  }
+  FeatureStoreOptions store_options;  // in memory: evaluation must not touch the serving state
+  store_options.worker_threads = 1;
+  ManualClock clock;
+  auto store = FeatureStore::Open(store_options, clock);
+  if (!store) {
+    return Error{store.error()};
+  }
+  Scorer scorer(**store, *model, rules, 1);
+
+  EvaluatedRows rows;
+  std::unordered_map<std::string, uint64_t> card_index;
+  std::vector<CardScore> period_cards;
+  LabelledTransaction row;
+  Decision decision;
+  int64_t previous_ms = INT64_MIN;
+  std::optional<int64_t> first_known_day;
+  ProgressBar progress("eval");
+  while (true) {
+    auto more = (*reader)->Next(row);
+    if (!more) {
+      return Error{options.input + ": " + more.error()};
+    }
+    if (!*more) {
+      break;
+    }
+    const int64_t timestamp_ms = row.txn.timestamp_ms;
+    if (timestamp_ms < previous_ms) {
+      return Error{options.input + ": line " + std::to_string((*reader)->line()) +
+                   ", column timestamp: earlier than the line before; eval replays "
+                   "transactions in time order, so sort the file by time"};
+    }
+    previous_ms = timestamp_ms;
+    const int64_t day = DayOf(timestamp_ms);
+    if (rows.replayed == 0) {
+      rows.file_first_day = day;
+    }
+    rows.file_last_day = day;
+    if (to_day && day > *to_day) {
+      break;  // the rest of the file comes after the period
+    }
+    if (!first_known_day) {
+      const int64_t period_start = from_day.value_or(day);
+      first_known_day = period_start - options.label_delay_days - options.known_label_days;
+    }
+    clock.Set(timestamp_ms);
+    scorer.Score(row.txn, 0, decision);
+    ++rows.replayed;
+    progress.Update(rows.replayed, (*reader)->progress());
+
+    const std::string& card_key = row.txn.card_id.empty() ? row.txn.customer_id : row.txn.card_id;
+    const uint64_t card = card_index.emplace(card_key, card_index.size()).first->second;
+    const bool in_period = !from_day || day >= *from_day;
+    if (!in_period) {
+      if (row.fraud && day >= *first_known_day) {
+        rows.cards.push_back({card, day, 0.0F, true});
+      }
+      continue;
+    }
+    if (period_cards.empty()) {
+      rows.first_day = day;
+    }
+    rows.last_day = day;
+    period_cards.push_back({card, day, static_cast<float>(decision.risk_score), row.fraud});
+    rows.scores.push_back(static_cast<float>(decision.risk_score));
+    rows.labels.push_back(row.fraud ? 1.0F : 0.0F);
+    rows.levels.push_back(static_cast<uint8_t>(decision.level));
+  }
+  progress.Finish();
+
+  if (rows.replayed == 0) {
+    return Error{options.input + ": no transactions after the header"};
+  }
+  if (period_cards.empty()) {
+    return Error{"the evaluation period " + (options.from.empty() ? "start" : options.from) +
+                 " .. " + (options.to.empty() ? "end" : options.to) + " holds no transactions; " +
+                 options.input + " spans " + FormatDay(rows.file_first_day) + " .. " +
+                 FormatDay(rows.file_last_day)};
+  }
+  rows.lookback_frauds = rows.cards.size();
+  rows.cards.insert(rows.cards.end(), period_cards.begin(), period_cards.end());
+  const std::vector<bool> known =
+      KnownCompromisedMask(rows.cards, *first_known_day, options.label_delay_days);
+
+  EvalReport report;
+  report.model_version = (*model)->file.version;
+  report.medium_threshold = (*model)->file.medium_threshold;
+  report.high_threshold = (*model)->file.high_threshold;
+  report.from_day = from_day.value_or(rows.first_day);
+  report.to_day = to_day.value_or(rows.last_day);
+  report.replayed = rows.replayed;
+  report.in_period = period_cards.size();
+  std::vector<float> scores;
+  std::vector<float> labels;
+  std::vector<uint8_t> levels;
+  std::vector<CardScore> evaluated_cards;
+  for (size_t i = 0; i < period_cards.size(); ++i) {
+    if (known[rows.lookback_frauds + i]) {
+      ++report.excluded;
+      continue;
+    }
+    scores.push_back(rows.scores[i]);
+    labels.push_back(rows.labels[i]);
+    levels.push_back(rows.levels[i]);
+    evaluated_cards.push_back(period_cards[i]);
+  }
+  report.metrics = ComputeDetectionMetrics(scores, labels);
+  if (report.metrics.positives == 0) {
+    return Error{"no fraud among the " + std::to_string(scores.size()) +
+                 " transactions evaluated: AUC ROC, average precision and detection rates are "
+                 "undefined without positives (is_fraud / TX_FRAUD all 0 in the period)"};
+  }
+  if (report.metrics.negatives == 0) {
+    return Error{"no legitimate transaction among the " + std::to_string(scores.size()) +
+                 " evaluated: false positive rates are undefined"};
+  }
+  report.card_precision = ComputeCardPrecisionAtK(evaluated_cards, options.card_precision_k);
+  report.confusion = ComputeRiskLevelConfusion(levels, labels);
+
+  if (!options.plot_path.empty()) {
+    if (auto status = WritePlot(options, report, rows, known); !status) {
+      return status;
+    }
+  }
+  if (options.json) {
+    const std::string json = ReportJson(options, report);
+    std::fwrite(json.data(), 1, json.size(), stdout);
+  } else {
+    PrintTable(options, report);
+  }
+  std::fflush(stdout);
+  LogInfo("model_evaluated")
+      .Field("model_version", report.model_version)
+      .Field("input", options.input)
+      .Field("evaluated", static_cast<int64_t>(report.confusion.Total()))
+      .Field("auc_roc", report.metrics.auc_roc)
+      .Field("average_precision", report.metrics.average_precision)
+      .Field("card_precision", report.card_precision.mean);
+  return OkStatus();
+}
+
+}  // namespace fraudguard
