@@ -1,8 +1,11 @@
 #include "cli/eval.h"
 
+#include <array>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -326,7 +329,9 @@ Status RunEval(const EvalCommandOptions& options) {
   std::vector<CardScore> period_cards;
   LabelledTransaction row;
   Decision decision;
-  int64_t previous_ms = INT64_MIN;
+  int64_t previous_ms = std::numeric_limits<int64_t>::min();
+  size_t rows_read = 0;
+  bool read_past_period = false;
   std::optional<int64_t> first_known_day;
   ProgressBar progress("eval");
   while (true) {
@@ -339,17 +344,21 @@ Status RunEval(const EvalCommandOptions& options) {
     }
     const int64_t timestamp_ms = row.txn.timestamp_ms;
     if (timestamp_ms < previous_ms) {
-      return Error{options.input + ": line " + std::to_string((*reader)->line()) +
-                   ", column timestamp: earlier than the line before; eval replays "
-                   "transactions in time order, so sort the file by time"};
+      const char* column =
+          (*reader)->schema() == CsvSchema::kHandbook ? "TX_DATETIME" : "timestamp_ms";
+      return Error{options.input + ": line " + std::to_string((*reader)->line()) + ", column " +
+                   column +
+                   ": earlier than the line before; eval replays transactions in time order, so "
+                   "sort the file by time"};
     }
     previous_ms = timestamp_ms;
     const int64_t day = DayOf(timestamp_ms);
-    if (rows.replayed == 0) {
+    if (rows_read++ == 0) {
       rows.file_first_day = day;
     }
     rows.file_last_day = day;
     if (to_day && day > *to_day) {
+      read_past_period = true;
       break;  // the rest of the file comes after the period
     }
     if (!first_known_day) {
@@ -381,14 +390,18 @@ Status RunEval(const EvalCommandOptions& options) {
   }
   progress.Finish();
 
-  if (rows.replayed == 0) {
+  if (rows_read == 0) {
     return Error{options.input + ": no transactions after the header"};
   }
   if (period_cards.empty()) {
+    // Reading stops at the first row after the period, so the file's last day is unknown then.
+    const std::string span = read_past_period
+                                 ? options.input + " starts on " + FormatDay(rows.file_first_day)
+                                 : options.input + " spans " + FormatDay(rows.file_first_day) +
+                                       " .. " + FormatDay(rows.file_last_day);
     return Error{"the evaluation period " + (options.from.empty() ? "start" : options.from) +
                  " .. " + (options.to.empty() ? "end" : options.to) + " holds no transactions; " +
-                 options.input + " spans " + FormatDay(rows.file_first_day) + " .. " +
-                 FormatDay(rows.file_last_day)};
+                 span};
   }
   rows.lookback_frauds = rows.cards.size();
   rows.cards.insert(rows.cards.end(), period_cards.begin(), period_cards.end());

@@ -344,12 +344,13 @@ TEST_F(EvalCommandTest, BadCsvNamesTheLineAndTheColumn) {
 TEST_F(EvalCommandTest, RowsOutOfTimeOrderAreNamed) {
   auto lines = ReadLines(csv_);
   lines.resize(20);
-  std::swap(lines[5], lines[15]);
+  std::swap(lines[5], lines[15]);  // file line 7 is then earlier than line 6
   WriteLines(Path("unsorted.csv"), lines);
   const Outcome outcome =
       Eval({"--input", Path("unsorted.csv"), "--model", RepoPath("models/default.json")});
   EXPECT_NE(outcome.exit_code, 0);
   EXPECT_NE(outcome.err.find("time order"), std::string::npos) << outcome.err;
+  EXPECT_NE(outcome.err.find("line 7, column timestamp_ms"), std::string::npos) << outcome.err;
 }
 
 TEST_F(EvalCommandTest, EmptyEvaluationPeriodIsNamed) {
@@ -358,6 +359,12 @@ TEST_F(EvalCommandTest, EmptyEvaluationPeriodIsNamed) {
   EXPECT_NE(outcome.exit_code, 0);
   EXPECT_NE(outcome.err.find("holds no transactions"), std::string::npos) << outcome.err;
   EXPECT_NE(outcome.err.find("2024-01-01"), std::string::npos) << outcome.err;  // the file's span
+
+  const Outcome before = Eval({"--input", csv_, "--model", RepoPath("models/default.json"),
+                               "--from", "2023-01-01", "--to", "2023-01-07"});
+  EXPECT_NE(before.exit_code, 0);
+  EXPECT_NE(before.err.find("holds no transactions"), std::string::npos) << before.err;
+  EXPECT_NE(before.err.find("starts on 2024-01-01"), std::string::npos) << before.err;
 
   const Outcome reversed = Eval({"--input", csv_, "--from", "2024-01-10", "--to", "2024-01-02"});
   EXPECT_NE(reversed.exit_code, 0);
