@@ -581,6 +581,11 @@ Status DecisionLog::CommitJournal(int writer) {
         "decision journal '" + JournalPath(journal_number_) + "': " + status.error();
     StartNextJournalLocked();
     if (buffer.size() > kMaxUnjournalledBytes) {
+      // Logged here, whatever the caller logs: these decisions lose their crash protection.
+      LogError("decision_journal_buffer_dropped")
+          .Field("writer", writer)
+          .Field("bytes", static_cast<uint64_t>(buffer.size()))
+          .Field("error", error);
       buffer.clear();
       return Error{error + "; dropped the unjournalled decisions of this worker"};
     }
