@@ -27,6 +27,7 @@ namespace {
 
 constexpr int64_t kMillisPerDay = 24LL * 3600 * 1000;
 constexpr int kMaxDelayDays = 366;
+constexpr size_t kNoCard = std::numeric_limits<size_t>::max();
 
 int64_t DayOf(int64_t epoch_ms) {
   // Floor division: days before 1970 stay on their own date.
@@ -74,9 +75,11 @@ Result<int64_t> ParseDay(std::string_view flag, const std::string& text) {
 
 // What the replay keeps of each scored transaction in the evaluation period.
 struct EvaluatedRows {
-  std::vector<CardScore> cards;  // frauds of the look-back period first, then the period's rows
-  size_t lookback_frauds = 0;    // leading entries of `cards` from before the period
-  std::vector<float> scores;     // per period row
+  // Rows with a card: frauds of the look-back period first, then the period's rows.
+  std::vector<CardScore> cards;
+  size_t lookback_frauds = 0;   // leading entries of `cards` from before the period
+  std::vector<float> scores;    // per period row
+  std::vector<size_t> card_of;  // per period row: its entry in `cards`, kNoCard without a card
   std::vector<float> labels;
   std::vector<uint8_t> levels;
   size_t replayed = 0;
@@ -228,11 +231,11 @@ void PrintTable(const EvalCommandOptions& options, const EvalReport& report) {
 Status WritePlot(const EvalCommandOptions& options,
                  const EvalReport& report,
                  const EvaluatedRows& rows,
-                 const std::vector<bool>& known) {
+                 const std::vector<bool>& excluded) {
   std::vector<float> scores;
   std::vector<float> labels;
   for (size_t i = 0; i < rows.scores.size(); ++i) {
-    if (!known[rows.lookback_frauds + i]) {
+    if (!excluded[i]) {
       scores.push_back(rows.scores[i]);
       labels.push_back(rows.labels[i]);
     }
@@ -370,20 +373,29 @@ Status RunEval(const EvalCommandOptions& options) {
     ++rows.replayed;
     progress.Update(rows.replayed, (*reader)->progress());
 
+    // A row without a card or a customer cannot be tied to a card: it counts in the
+    // transaction-level metrics only.
     const std::string& card_key = row.txn.card_id.empty() ? row.txn.customer_id : row.txn.card_id;
-    const uint64_t card = card_index.emplace(card_key, card_index.size()).first->second;
+    const bool has_card = !card_key.empty();
+    const uint64_t card =
+        has_card ? card_index.emplace(card_key, card_index.size()).first->second : 0;
     const bool in_period = !from_day || day >= *from_day;
     if (!in_period) {
-      if (row.fraud && day >= *first_known_day) {
+      if (has_card && row.fraud && day >= *first_known_day) {
         rows.cards.push_back({card, day, 0.0F, true});
       }
       continue;
     }
-    if (period_cards.empty()) {
+    if (rows.scores.empty()) {
       rows.first_day = day;
     }
     rows.last_day = day;
-    period_cards.push_back({card, day, static_cast<float>(decision.risk_score), row.fraud});
+    if (has_card) {
+      rows.card_of.push_back(period_cards.size());
+      period_cards.push_back({card, day, static_cast<float>(decision.risk_score), row.fraud});
+    } else {
+      rows.card_of.push_back(kNoCard);
+    }
     rows.scores.push_back(static_cast<float>(decision.risk_score));
     rows.labels.push_back(row.fraud ? 1.0F : 0.0F);
     rows.levels.push_back(static_cast<uint8_t>(decision.level));
@@ -393,7 +405,7 @@ Status RunEval(const EvalCommandOptions& options) {
   if (rows_read == 0) {
     return Error{options.input + ": no transactions after the header"};
   }
-  if (period_cards.empty()) {
+  if (rows.scores.empty()) {
     // Reading stops at the first row after the period, so the file's last day is unknown then.
     const std::string span = read_past_period
                                  ? options.input + " starts on " + FormatDay(rows.file_first_day)
@@ -415,20 +427,25 @@ Status RunEval(const EvalCommandOptions& options) {
   report.from_day = from_day.value_or(rows.first_day);
   report.to_day = to_day.value_or(rows.last_day);
   report.replayed = rows.replayed;
-  report.in_period = period_cards.size();
+  report.in_period = rows.scores.size();
   std::vector<float> scores;
   std::vector<float> labels;
   std::vector<uint8_t> levels;
   std::vector<CardScore> evaluated_cards;
-  for (size_t i = 0; i < period_cards.size(); ++i) {
-    if (known[rows.lookback_frauds + i]) {
+  std::vector<bool> excluded(rows.scores.size(), false);
+  for (size_t i = 0; i < rows.scores.size(); ++i) {
+    const size_t slot = rows.card_of[i];
+    excluded[i] = slot != kNoCard && known[rows.lookback_frauds + slot];
+    if (excluded[i]) {
       ++report.excluded;
       continue;
     }
     scores.push_back(rows.scores[i]);
     labels.push_back(rows.labels[i]);
     levels.push_back(rows.levels[i]);
-    evaluated_cards.push_back(period_cards[i]);
+    if (slot != kNoCard) {
+      evaluated_cards.push_back(period_cards[slot]);
+    }
   }
   report.metrics = ComputeDetectionMetrics(scores, labels);
   if (report.metrics.positives == 0) {
@@ -444,7 +461,7 @@ Status RunEval(const EvalCommandOptions& options) {
   report.confusion = ComputeRiskLevelConfusion(levels, labels);
 
   if (!options.plot_path.empty()) {
-    if (auto status = WritePlot(options, report, rows, known); !status) {
+    if (auto status = WritePlot(options, report, rows, excluded); !status) {
       return status;
     }
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -315,6 +316,89 @@ TEST_F(EvalCommandTest, TableForPeopleAndTheSameFiguresAsJson) {
   char expected[32];
   std::snprintf(expected, sizeof(expected), "%.4f", auc);
   EXPECT_NE(table.out.find(expected), std::string::npos) << expected << "\n" << table.out;
+}
+
+// The simulated rows rewritten in the handbook's schema (its column names, its date format and
+// whole-number ids), as its published data comes.
+std::string WriteHandbookCsv(const std::string& source, const std::string& path) {
+  const auto lines = ReadLines(source);
+  const auto header = SplitCsv(lines.at(0));
+  const auto column = [&](const char* name) {
+    return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  const size_t timestamp = column("timestamp_ms");
+  const size_t amount = column("amount");
+  const size_t customer = column("customer_id");
+  const size_t merchant = column("merchant_id");
+  const size_t fraud = column("is_fraud");
+  const auto digits = [](const std::string& id) {
+    return id.substr(id.find_first_of("0123456789"));
+  };
+  std::ofstream out(path);
+  out << "TRANSACTION_ID,TX_DATETIME,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_TIME_SECONDS,"
+         "TX_TIME_DAYS,TX_FRAUD,TX_FRAUD_SCENARIO\n";
+  const int64_t start_seconds = std::stoll(kStartMs) / 1000;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const auto cells = SplitCsv(lines[i]);
+    if (cells.at(customer).empty() || cells.at(merchant).empty()) {
+      continue;  // every handbook row has both
+    }
+    const int64_t seconds = std::stoll(cells.at(timestamp)) / 1000;
+    const std::time_t as_time = seconds;
+    std::tm parts{};
+    gmtime_r(&as_time, &parts);
+    char datetime[32];
+    std::strftime(datetime, sizeof(datetime), "%Y-%m-%d %H:%M:%S", &parts);
+    out << i - 1 << ',' << datetime << ',' << digits(cells.at(customer)) << ','
+        << digits(cells.at(merchant)) << ',' << cells.at(amount) << ',' << seconds - start_seconds
+        << ',' << (seconds - start_seconds) / 86400 << ',' << cells.at(fraud) << ','
+        << (cells.at(fraud) == "1" ? 1 : 0) << '\n';
+  }
+  return path;
+}
+
+TEST_F(EvalCommandTest, HandbookSchemaIsReadThroughItsColumnNames) {
+  const std::string handbook = WriteHandbookCsv(csv_, Path("handbook.csv"));
+  const Outcome outcome = Eval({"--input", handbook, "--schema", "handbook", "--model",
+                                RepoPath("models/default.json"), "--from", "2024-01-08", "--json"});
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(outcome.out).get(root), simdjson::SUCCESS) << outcome.out;
+  uint64_t in_period = 0;
+  uint64_t excluded = 0;
+  uint64_t evaluated = 0;
+  uint64_t frauds = 0;
+  uint64_t legitimate = 0;
+  ASSERT_EQ(root.at_pointer("/transactions/in_period").get(in_period), simdjson::SUCCESS);
+  ASSERT_EQ(root.at_pointer("/transactions/excluded_known_compromised").get(excluded),
+            simdjson::SUCCESS);
+  ASSERT_EQ(root.at_pointer("/transactions/evaluated").get(evaluated), simdjson::SUCCESS);
+  ASSERT_EQ(root.at_pointer("/transactions/frauds").get(frauds), simdjson::SUCCESS);
+  ASSERT_EQ(root.at_pointer("/transactions/legitimate").get(legitimate), simdjson::SUCCESS);
+  EXPECT_EQ(in_period, excluded + evaluated);
+  EXPECT_EQ(evaluated, frauds + legitimate);
+  EXPECT_GT(frauds, 0U);
+  double auc = -1;
+  ASSERT_EQ(root.at_pointer("/auc_roc").get(auc), simdjson::SUCCESS);
+  EXPECT_GE(auc, 0.0);
+  EXPECT_LE(auc, 1.0);
+
+  // Forcing the other schema names the column it misses; an unknown schema is a usage error.
+  const Outcome forced = Eval(
+      {"--input", handbook, "--schema", "fraudguard", "--model", RepoPath("models/default.json")});
+  EXPECT_NE(forced.exit_code, 0);
+  EXPECT_NE(forced.err.find("missing column transaction_id"), std::string::npos) << forced.err;
+  const Outcome unknown = Eval({"--input", handbook, "--schema", "excel"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("--schema"), std::string::npos) << unknown.err;
+}
+
+TEST_F(EvalCommandTest, DirectoryAsInputIsNamed) {
+  const Outcome outcome =
+      Eval({"--input", dir_->path(), "--model", RepoPath("models/default.json")});
+  EXPECT_NE(outcome.exit_code, 0);
+  EXPECT_NE(outcome.err.find("cannot read " + dir_->path()), std::string::npos) << outcome.err;
 }
 
 TEST_F(EvalCommandTest, MissingInputFileIsNamed) {
