@@ -77,9 +77,11 @@ Result<int64_t> ParseDay(std::string_view flag, const std::string& text) {
 struct EvaluatedRows {
   // Rows with a card: frauds of the look-back period first, then the period's rows.
   std::vector<CardScore> cards;
-  size_t lookback_frauds = 0;   // leading entries of `cards` from before the period
-  std::vector<float> scores;    // per period row
-  std::vector<size_t> card_of;  // per period row: its entry in `cards`, kNoCard without a card
+  size_t lookback_frauds = 0;  // leading entries of `cards` from before the period
+  std::vector<float> scores;   // per period row
+  // Per period row: its index among the period's rows with a card (in `cards` after the
+  // look-back frauds), kNoCard without a card.
+  std::vector<size_t> card_of;
   std::vector<float> labels;
   std::vector<uint8_t> levels;
   size_t replayed = 0;
@@ -102,17 +104,6 @@ struct EvalReport {
   CardPrecisionAtK card_precision;
   RiskLevelConfusion confusion;
 };
-
-double PrecisionAtOrAbove(const RiskLevelConfusion& confusion, int level) {
-  size_t flagged = 0;
-  size_t frauds = 0;
-  for (int l = level; l < 3; ++l) {
-    frauds += confusion.counts[static_cast<size_t>(l)][1];
-    flagged +=
-        confusion.counts[static_cast<size_t>(l)][0] + confusion.counts[static_cast<size_t>(l)][1];
-  }
-  return flagged == 0 ? 0.0 : static_cast<double>(frauds) / static_cast<double>(flagged);
-}
 
 std::string ReportJson(const EvalCommandOptions& options, const EvalReport& report) {
   std::string out;
@@ -177,13 +168,13 @@ std::string ReportJson(const EvalCommandOptions& options, const EvalReport& repo
       .BeginObject()
       .Field("detection_rate", report.confusion.DetectionRateAtOrAbove(1))
       .Field("false_positive_rate", report.confusion.FalsePositiveRateAtOrAbove(1))
-      .Field("precision", PrecisionAtOrAbove(report.confusion, 1))
+      .Field("precision", report.confusion.PrecisionAtOrAbove(1))
       .EndObject()
       .Key("high")
       .BeginObject()
       .Field("detection_rate", report.confusion.DetectionRateAtOrAbove(2))
       .Field("false_positive_rate", report.confusion.FalsePositiveRateAtOrAbove(2))
-      .Field("precision", PrecisionAtOrAbove(report.confusion, 2))
+      .Field("precision", report.confusion.PrecisionAtOrAbove(2))
       .EndObject()
       .EndObject();
   out += '\n';
@@ -222,10 +213,10 @@ void PrintTable(const EvalCommandOptions& options, const EvalReport& report) {
   std::snprintf(high_label, sizeof(high_label), "high (score >= %.2f)", report.high_threshold);
   std::printf("\n  %-34s detection %.4f, FPR %.4f, precision %.4f\n", medium_label,
               c.DetectionRateAtOrAbove(1), c.FalsePositiveRateAtOrAbove(1),
-              PrecisionAtOrAbove(c, 1));
+              c.PrecisionAtOrAbove(1));
   std::printf("  %-34s detection %.4f, FPR %.4f, precision %.4f\n", high_label,
               c.DetectionRateAtOrAbove(2), c.FalsePositiveRateAtOrAbove(2),
-              PrecisionAtOrAbove(c, 2));
+              c.PrecisionAtOrAbove(2));
 }
 
 Status WritePlot(const EvalCommandOptions& options,
@@ -246,10 +237,10 @@ Status WritePlot(const EvalCommandOptions& options,
   std::snprintf(label, sizeof(label), "medium or above (review), score >= %.2f",
                 report.medium_threshold);
   points.push_back(
-      {label, report.confusion.DetectionRateAtOrAbove(1), PrecisionAtOrAbove(report.confusion, 1)});
+      {label, report.confusion.DetectionRateAtOrAbove(1), report.confusion.PrecisionAtOrAbove(1)});
   std::snprintf(label, sizeof(label), "high (decline), score >= %.2f", report.high_threshold);
   points.push_back(
-      {label, report.confusion.DetectionRateAtOrAbove(2), PrecisionAtOrAbove(report.confusion, 2)});
+      {label, report.confusion.DetectionRateAtOrAbove(2), report.confusion.PrecisionAtOrAbove(2)});
   char subtitle[256];
   std::snprintf(subtitle, sizeof(subtitle),
                 "model %s, %s .. %s, %zu transactions, %zu frauds; AUC ROC %.3f, AP %.3f",

@@ -259,6 +259,16 @@ double RiskLevelConfusion::FalsePositiveRateAtOrAbove(int level) const {
   return legitimate == 0 ? 0.0 : static_cast<double>(flagged) / static_cast<double>(legitimate);
 }
 
+double RiskLevelConfusion::PrecisionAtOrAbove(int level) const {
+  size_t flagged = 0;
+  size_t frauds = 0;
+  for (int l = std::max(level, 0); l < 3; ++l) {
+    frauds += counts[static_cast<size_t>(l)][1];
+    flagged += counts[static_cast<size_t>(l)][0] + counts[static_cast<size_t>(l)][1];
+  }
+  return flagged == 0 ? 0.0 : static_cast<double>(frauds) / static_cast<double>(flagged);
+}
+
 RiskLevelConfusion ComputeRiskLevelConfusion(std::span<const uint8_t> levels,
                                              std::span<const float> labels) {
   RiskLevelConfusion confusion;

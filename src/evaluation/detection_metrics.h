@@ -90,6 +90,8 @@ struct RiskLevelConfusion {
   // Share of frauds / of legitimate transactions at `level` or above.
   double DetectionRateAtOrAbove(int level) const;
   double FalsePositiveRateAtOrAbove(int level) const;
+  // Share of frauds among the transactions at `level` or above; 0 when there are none.
+  double PrecisionAtOrAbove(int level) const;
 };
 
 // `levels` hold 0 (low), 1 (medium) or 2 (high); larger values count as high.

@@ -36,6 +36,9 @@ TEST(EvaluationConfusion, CountsLevelsAgainstLabels) {
   EXPECT_DOUBLE_EQ(confusion.DetectionRateAtOrAbove(2), 0.5);
   EXPECT_DOUBLE_EQ(confusion.FalsePositiveRateAtOrAbove(1), 0.25);
   EXPECT_DOUBLE_EQ(confusion.FalsePositiveRateAtOrAbove(2), 0.0);
+  // Medium or above: 3 frauds among 4 flagged; high: 2 of 2.
+  EXPECT_DOUBLE_EQ(confusion.PrecisionAtOrAbove(1), 0.75);
+  EXPECT_DOUBLE_EQ(confusion.PrecisionAtOrAbove(2), 1.0);
 }
 
 TEST(EvaluationConfusion, LevelsAboveHighCountAsHighAndEmptyIsZero) {
@@ -45,6 +48,7 @@ TEST(EvaluationConfusion, LevelsAboveHighCountAsHighAndEmptyIsZero) {
   const RiskLevelConfusion empty;
   EXPECT_DOUBLE_EQ(empty.DetectionRateAtOrAbove(1), 0.0);
   EXPECT_DOUBLE_EQ(empty.FalsePositiveRateAtOrAbove(1), 0.0);
+  EXPECT_DOUBLE_EQ(empty.PrecisionAtOrAbove(1), 0.0);
 }
 
 TEST(EvaluationPrecisionRecall, OnePointPerDistinctScore) {
