@@ -8,13 +8,13 @@ namespace fraudguard {
 namespace {
 
 constexpr double kWidth = 720;
-constexpr double kHeight = 540;
 constexpr double kLeft = 80;  // room for the precision axis and its label
 constexpr double kRight = 30;
-constexpr double kTop = 64;  // room for the title and subtitle
-constexpr double kBottom = 64;
+constexpr double kTop = 64;        // room for the title and subtitle
+constexpr double kBelowPlot = 64;  // tick labels and the recall axis label
+constexpr double kLegendRow = 20;  // one row per operating point, under the plot
 constexpr double kPlotWidth = kWidth - kLeft - kRight;
-constexpr double kPlotHeight = kHeight - kTop - kBottom;
+constexpr double kPlotHeight = 412;
 constexpr size_t kMaxVertices = 4000;
 // Colours that stay apart for the common kinds of colour blindness.
 constexpr std::array<const char*, 4> kPointColours = {"#d55e00", "#009e73", "#cc79a7", "#e69f00"};
@@ -48,9 +48,11 @@ void AppendEscaped(std::string& out, std::string_view text) {
 }
 
 void AppendFormat(std::string& out, const char* format, double a, double b) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), format, a, b);
-  out += buffer;
+  // Every format used here is a short literal with two numbers; 256 bytes leave room to spare.
+  char buffer[256];
+  const int length = std::snprintf(buffer, sizeof(buffer), format, a, b);
+  out.append(buffer,
+             static_cast<size_t>(std::clamp(length, 0, static_cast<int>(sizeof(buffer)) - 1)));
 }
 
 void AppendText(std::string& out,
@@ -76,11 +78,16 @@ std::string RenderPrecisionRecallSvg(std::span<const PrecisionRecallPoint> curve
                                      std::string_view title,
                                      std::string_view subtitle) {
   std::string svg;
+  // The legend sits under the plot, so that it never hides a part of the curve.
+  const double height =
+      kTop + kPlotHeight + kBelowPlot + kLegendRow * static_cast<double>(points.size()) + 8;
   svg += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  svg +=
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"540\" "
-      "viewBox=\"0 0 720 540\" font-family=\"sans-serif\" font-size=\"13\">\n";
-  svg += "<rect x=\"0\" y=\"0\" width=\"720\" height=\"540\" fill=\"white\"/>\n";
+  AppendFormat(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" ",
+               kWidth, height);
+  AppendFormat(svg, "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"13\">\n",
+               kWidth, height);
+  AppendFormat(svg, "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n",
+               kWidth, height);
   AppendText(svg, kWidth / 2, 26, "middle", "font-size=\"16\" font-weight=\"bold\"", title);
   AppendText(svg, kWidth / 2, 46, "middle", "fill=\"#555555\"", subtitle);
 
@@ -106,7 +113,7 @@ std::string RenderPrecisionRecallSvg(std::span<const PrecisionRecallPoint> curve
   AppendFormat(svg, "<rect x=\"%.1f\" y=\"%.1f\"", X(0), Y(1));
   AppendFormat(svg, " width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333333\"/>\n",
                kPlotWidth, kPlotHeight);
-  AppendText(svg, X(0.5), kHeight - 18, "middle", "",
+  AppendText(svg, X(0.5), Y(0) + 44, "middle", "",
              "recall: share of frauds flagged at or above the threshold");
   AppendFormat(svg, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\"", 22, Y(0.5));
   AppendFormat(svg, " transform=\"rotate(-90 %.1f %.1f)\">", 22, Y(0.5));
@@ -124,23 +131,14 @@ std::string RenderPrecisionRecallSvg(std::span<const PrecisionRecallPoint> curve
     svg += "\"/>\n";
   }
 
-  // Operating points, with a legend in the lower left corner, where a good curve leaves room;
-  // its backdrop keeps it legible where the curve passes under it.
-  if (!points.empty()) {
-    const double legend_height = 20.0 * static_cast<double>(points.size()) + 8;
-    AppendFormat(svg, "<rect x=\"%.1f\" y=\"%.1f\"", X(0) + 6, Y(0) - 8 - legend_height);
-    AppendFormat(svg,
-                 " width=\"%.1f\" height=\"%.1f\" fill=\"white\" fill-opacity=\"0.85\" "
-                 "stroke=\"#999999\"/>\n",
-                 kPlotWidth * 0.8, legend_height);
-  }
+  // Operating points, each named in a legend row under the plot.
   for (size_t i = 0; i < points.size(); ++i) {
     const char* colour = kPointColours[i % kPointColours.size()];
     AppendFormat(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"", X(points[i].recall),
                  Y(points[i].precision));
     svg += colour;
     svg += "\" stroke=\"black\"/>\n";
-    const double legend_y = Y(0) - 16 - 20.0 * static_cast<double>(points.size() - 1 - i);
+    const double legend_y = Y(0) + kBelowPlot + 12 + kLegendRow * static_cast<double>(i);
     AppendFormat(svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"", X(0) + 18, legend_y - 4);
     svg += colour;
     svg += "\" stroke=\"black\"/>\n";

@@ -73,6 +73,9 @@ TEST(EvaluationPrecisionRecallPlot, DrawsCurvePointsAndEscapesText) {
   const std::string svg = RenderPrecisionRecallSvg(curve, points, "PR \"curve\"", "sub");
   EXPECT_EQ(svg.rfind("<?xml", 0), 0U);
   EXPECT_EQ(CountOf(svg, "<svg "), 1U);
+  // The legend rows under the plot make the picture taller: 64 + 412 + 64 + 2 * 20 + 8.
+  EXPECT_NE(svg.find("width=\"720\" height=\"588\" viewBox=\"0 0 720 588\""), std::string::npos)
+      << svg.substr(0, 200);
   EXPECT_EQ(CountOf(svg, "</svg>"), 1U);
   EXPECT_EQ(CountOf(svg, "<polyline"), 1U);
   EXPECT_EQ(CountOf(svg, "<circle"), 4U);  // each point, and its legend marker
