@@ -180,7 +180,11 @@ Status DecisionLog::OpenDatabase() {
   }
   write_db_ = *writer;
   const std::string where = "decision log '" + options_.path + "'";
-  if (Status status = Exec(write_db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+  // A 32 MiB page cache (SQLite's default is 2 MiB) keeps the growing primary key index in
+  // memory, so that the writer does not re-read its pages from the file for every batch.
+  if (Status status = Exec(write_db_,
+                           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                           "PRAGMA cache_size=-32768;",
                            where + ": setting WAL mode");
       !status) {
     return status;
