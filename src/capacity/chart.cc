@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/xml_text.h"
+
 namespace fraudguard::capacity {
 namespace {
 
@@ -35,29 +37,6 @@ std::string Compact(double value) {
     std::snprintf(buffer, sizeof(buffer), "%g", value);
   }
   return buffer;
-}
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
 }
 
 // A tick spacing of 1, 2 or 5 times a power of ten giving about `count` ticks over `range`.
@@ -166,7 +145,7 @@ std::string RenderForecastSvg(const TimeSeries& history,
          "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += "<text x=\"" + Number(kLeft) + "\" y=\"24\" font-size=\"16\" font-weight=\"bold\">" +
-         Escape(options.title) + "</text>\n";
+         XmlEscaped(options.title) + "</text>\n";
 
   // Grid and y axis labels.
   for (double v = scale.y_min; v <= scale.y_max + y_step / 2; v += y_step) {
@@ -177,7 +156,7 @@ std::string RenderForecastSvg(const TimeSeries& history,
            "\" text-anchor=\"end\" fill=\"#444\">" + Compact(v) + "</text>\n";
   }
   svg += "<text transform=\"translate(18," + Number((kTop + kHeight - kBottom) / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\" fill=\"#444\">" + Escape(options.unit) +
+         ") rotate(-90)\" text-anchor=\"middle\" fill=\"#444\">" + XmlEscaped(options.unit) +
          "</text>\n";
   // Time axis: about seven dates.
   const double span = scale.x_max - scale.x_min;
@@ -234,7 +213,7 @@ std::string RenderForecastSvg(const TimeSeries& history,
            "\" stroke-width=\"1.2\" "
            "stroke-dasharray=\"8,4\"/>\n";
     svg += "<text x=\"" + Number(kLeft + 6) + "\" y=\"" + Number(scale.Y(level) - 5) +
-           "\" fill=\"" + colour + "\">" + Escape(label) + "</text>\n";
+           "\" fill=\"" + colour + "\">" + XmlEscaped(label) + "</text>\n";
   };
   reference(options.capacity, "current capacity " + Compact(options.capacity), "#c1121f");
   reference(options.target_level, "target utilisation " + Compact(options.target_level), "#e09f3e");

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstdio>
 
+#include "core/xml_text.h"
+
 namespace fraudguard {
 namespace {
 
@@ -26,27 +28,6 @@ double Y(double precision) {
   return kTop + (1.0 - std::clamp(precision, 0.0, 1.0)) * kPlotHeight;
 }
 
-void AppendEscaped(std::string& out, std::string_view text) {
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
-
 void AppendFormat(std::string& out, const char* format, double a, double b) {
   // Every format used here is a short literal with two numbers; 256 bytes leave room to spare.
   char buffer[256];
@@ -67,7 +48,7 @@ void AppendText(std::string& out,
   out += "\" ";
   out += attributes;
   out += ">";
-  AppendEscaped(out, text);
+  AppendXmlEscaped(out, text);
   out += "</text>\n";
 }
 
