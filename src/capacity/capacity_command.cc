@@ -18,6 +18,7 @@
 #include "capacity/recommendation.h"
 #include "capacity/sli_history.h"
 #include "capacity/time_series.h"
+#include "core/file_write.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 
@@ -363,10 +364,8 @@ int RunForecast(const CapacityFlags& flags) {
     options.capacity = recommendation->current_capacity;
     options.target_level = recommendation->current_capacity * recommendation->target_utilisation;
     const std::string svg = RenderForecastSvg(*series, report->Chosen().forecast, options);
-    std::ofstream out(flags.chart, std::ios::binary | std::ios::trunc);
-    out << svg;
-    if (!out) {
-      return Fail(kExitFailure, "cannot write " + flags.chart);
+    if (Status written = WriteFileReplacing(flags.chart, svg); !written) {
+      return Fail(kExitFailure, written.error());
     }
   }
   std::string text;
@@ -386,9 +385,7 @@ Status WriteOutput(const std::string& path, const std::string& text) {
     std::fflush(stdout);
     return std::ferror(stdout) ? Status(Error{"writing standard output failed"}) : OkStatus();
   }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  return out ? OkStatus() : Status(Error{"cannot write " + path});
+  return WriteFileReplacing(path, text);
 }
 
 int RunManifests(const CapacityFlags& flags) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/file_write.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "evaluation/detection_metrics.h"
@@ -249,17 +250,8 @@ Status WritePlot(const EvalCommandOptions& options,
                 report.metrics.positives, report.metrics.auc_roc, report.metrics.average_precision);
   const std::string svg =
       RenderPrecisionRecallSvg(curve, points, "Precision-recall curve", subtitle);
-  const std::string temporary = options.plot_path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << svg;
-    if (!out) {
-      return Error{"--plot: cannot write " + temporary};
-    }
-  }
-  if (std::rename(temporary.c_str(), options.plot_path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    return Error{"--plot: cannot write " + options.plot_path};
+  if (Status written = WriteFileReplacing(options.plot_path, svg); !written) {
+    return Error{"--plot: " + written.error()};
   }
   return OkStatus();
 }

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "core/clock.h"
+#include "core/file_write.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "evaluation/detection_metrics.h"
@@ -238,16 +239,8 @@ Status RunTrain(const TrainCommandOptions& options) {
   if (auto check = ParseModelFile(text); !check) {
     return Error{"the model file written would not load: " + check.error()};
   }
-  const std::string temporary = options.output + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) {
-      return Error{"cannot write " + temporary};
-    }
-  }
-  if (std::rename(temporary.c_str(), options.output.c_str()) != 0) {
-    return Error{"cannot rename " + temporary + " to " + options.output};
+  if (Status written = WriteFileReplacing(options.output, text); !written) {
+    return written;
   }
 
   std::printf("model %s written to %s\n", file.version.c_str(), options.output.c_str());

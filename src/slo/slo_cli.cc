@@ -8,6 +8,7 @@
 
 #include "api/http_client.h"
 #include "core/clock.h"
+#include "core/file_write.h"
 #include "slo/error_budget.h"
 #include "slo/prometheus_rules.h"
 #include "slo/slo_tracker.h"
@@ -184,19 +185,9 @@ int SloCommands::RunRules() const {
     std::fwrite(rules.data(), 1, rules.size(), stdout);
     return std::fflush(stdout) == 0 ? 0 : 1;
   }
-  const std::string temporary = flags_.output + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << rules;
-    if (!out) {
-      std::fprintf(stderr, "error: cannot write %s\n", temporary.c_str());
-      return 1;
-    }
-  }
-  // Renamed into place so that a Prometheus reloading meanwhile never reads half a file.
-  if (std::rename(temporary.c_str(), flags_.output.c_str()) != 0) {
-    std::fprintf(stderr, "error: cannot rename %s to %s\n", temporary.c_str(),
-                 flags_.output.c_str());
+  // Replaced whole, so that a Prometheus reloading meanwhile never reads half a file.
+  if (Status written = WriteFileReplacing(flags_.output, rules); !written) {
+    std::fprintf(stderr, "error: %s\n", written.error().c_str());
     return 1;
   }
   return 0;
