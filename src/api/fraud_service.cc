@@ -59,6 +59,9 @@ Route MatchRoute(std::string_view path) {
   if (path == "/api/v1/admin/reload") {
     return Route::kAdminReload;
   }
+  if (path == "/api/v1/fraud/feedback") {
+    return Route::kFeedback;
+  }
   if (path == "/api/v1/slo") {
     return Route::kSlo;
   }
@@ -79,6 +82,7 @@ std::string_view RouteMethod(Route route) {
     case Route::kAnalyze:
     case Route::kAnalyzeBatch:
     case Route::kAdminReload:
+    case Route::kFeedback:
       return "POST";
     default:
       return "GET";
@@ -145,6 +149,8 @@ std::string_view RouteName(Route route) {
       return "/api/v1/slo";
     case Route::kSloByName:
       return "/api/v1/slo/{name}";
+    case Route::kFeedback:
+      return "/api/v1/fraud/feedback";
     case Route::kUnknown:
       return "other";
   }
@@ -219,6 +225,15 @@ FraudService::FraudService(ServiceDependencies dependencies, int workers)
            .AddCounter("fraudguard_decision_journal_errors_total",
                        "Failed writes of the decision log's crash journal (answers still sent).")
            .WithLabels({});
+  feedback_total_ = &metrics.AddCounter(
+      "fraudguard_feedback_labels_total",
+      "Feedback labels answered, by outcome: stored, duplicate (same label again), conflict.",
+      {"outcome"});
+  label_store_errors_ = &metrics
+                             .AddCounter("fraudguard_label_store_errors_total",
+                                         "Feedback labels that could not be read or stored "
+                                         "(answered 503).")
+                             .WithLabels({});
   ready_gauge_ =
       &metrics.AddGauge("fraudguard_ready", "1 when the service accepts traffic.").WithLabels({});
 }
@@ -309,6 +324,13 @@ void FraudService::Dispatch(Route route,
     case Route::kSloByName:
       if (Authorize(request, Role::kRead, response)) {
         HandleSlo(route, request, response);
+      }
+      return;
+    case Route::kFeedback:
+      // Labels come from the same systems that send transactions (chargebacks, case review),
+      // so the scoring role suffices: no admin key has to be handed to them.
+      if (Authorize(request, Role::kScore, response)) {
+        HandleFeedback(request, response, worker);
       }
       return;
     case Route::kUnknown:
@@ -482,6 +504,16 @@ void FraudService::HandleDecision(const http::Request& request, http::Response& 
                        "no decision for transaction '" + transaction_id + "'", "transaction_id");
     return;
   }
+  std::optional<LabelRecord> label;
+  if (deps_.labels != nullptr) {
+    auto stored = deps_.labels->Find(transaction_id);
+    if (!stored) {
+      label_store_errors_->Increment();
+      http::SetJsonError(response, 503, "label_store_unavailable", stored.error());
+      return;
+    }
+    label = std::move(stored).value();
+  }
   const DecisionRecord& record = **found;
   JsonWriter json(response.body);
   json.BeginObject()
@@ -491,7 +523,100 @@ void FraudService::HandleDecision(const http::Request& request, http::Response& 
       .Field("amount", record.amount)
       .Field("currency", record.currency)
       .Key("decision")
-      .Raw(record.response_json)
+      .Raw(record.response_json);
+  if (label) {
+    json.Key("label")
+        .BeginObject()
+        .Field("label", FraudLabelName(label->label))
+        .Field("source", label->source)
+        .Field("timestamp_ms", label->label_ms)
+        .Field("received_at_ms", label->received_ms)
+        .EndObject();
+  }
+  json.EndObject();
+}
+
+void FraudService::HandleFeedback(const http::Request& request,
+                                  http::Response& response,
+                                  int worker) {
+  if (deps_.labels == nullptr || deps_.accuracy == nullptr) {
+    http::SetJsonError(response, 503, "feedback_unavailable", "feedback labels are not stored");
+    return;
+  }
+  WorkerState& state = *workers_[static_cast<size_t>(worker)];
+  FeedbackRequest feedback;
+  RequestError error;
+  const int64_t now_ms = deps_.clock->NowMillis();
+  if (!state.feedback_decoder.Decode(request.body, now_ms, feedback, error)) {
+    http::SetJsonError(response, 400, error.code, error.message, error.field);
+    return;
+  }
+  auto found = deps_.decisions->Find(feedback.transaction_id);
+  if (!found) {
+    http::SetJsonError(response, 503, "decision_log_unavailable", found.error());
+    return;
+  }
+  if (!found->has_value()) {
+    http::SetJsonError(response, 404, "not_found",
+                       "no decision for transaction '" + feedback.transaction_id +
+                           "'; only scored transactions can be labelled",
+                       "transaction_id");
+    return;
+  }
+  const DecisionRecord& decision = **found;
+  LabelRecord label;
+  label.transaction_id = feedback.transaction_id;
+  label.label = feedback.label;
+  label.source = feedback.source;
+  label.label_ms = feedback.label_ms;
+  label.received_ms = now_ms;
+  label.action = decision.action;
+  label.amount = decision.amount;
+  label.currency = decision.currency;
+  label.model_version = decision.model_version;
+  LabelRecord existing;
+  auto outcome = deps_.labels->Insert(label, existing);
+  if (!outcome) {
+    label_store_errors_->Increment();
+    LogError("label_store_write_failed")
+        .Field("transaction_id", label.transaction_id)
+        .Field("error", outcome.error());
+    http::SetJsonError(response, 503, "label_store_unavailable",
+                       "the label was not stored; retry shortly");
+    return;
+  }
+  if (*outcome == LabelOutcome::kConflict) {
+    feedback_total_->WithLabels({"conflict"}).Increment();
+    http::SetJsonError(response, 409, "label_conflict",
+                       "transaction '" + label.transaction_id + "' is already labelled " +
+                           std::string(FraudLabelName(existing.label)) +
+                           (existing.source.empty() ? "" : " (source " + existing.source + ")") +
+                           "; the first label stays",
+                       "label");
+    return;
+  }
+  const bool duplicate = *outcome == LabelOutcome::kDuplicate;
+  if (duplicate) {
+    feedback_total_->WithLabels({"duplicate"}).Increment();
+  } else {
+    feedback_total_->WithLabels({"stored"}).Increment();
+    deps_.accuracy->Add(ToLabelledDecision(label));
+  }
+  const LabelRecord& stored = duplicate ? existing : label;
+  JsonWriter json(response.body);
+  json.BeginObject()
+      .Field("transaction_id", stored.transaction_id)
+      .Field("label", FraudLabelName(stored.label))
+      .Field("source", stored.source)
+      .Field("timestamp_ms", stored.label_ms)
+      .Field("received_at_ms", stored.received_ms)
+      .Field("duplicate", duplicate)
+      .Key("decision")
+      .BeginObject()
+      .Field("action", decision.action)
+      .Field("risk_score", decision.risk_score)
+      .Field("model_version", decision.model_version)
+      .EndObject()
       .EndObject();
 }
 

@@ -10,15 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "api/feedback_codec.h"
 #include "api/http_server.h"
 #include "api/transaction_codec.h"
 #include "config/serve_config.h"
+#include "evaluation/accuracy_tracker.h"
 #include "features/feature_store.h"
 #include "scoring/scorer.h"
 #include "security/api_keys.h"
 #include "slo/sli_recorder.h"
 #include "slo/slo_tracker.h"
 #include "storage/decision_log.h"
+#include "storage/label_store.h"
 #include "telemetry/metrics.h"
 
 namespace fraudguard {
@@ -36,6 +39,7 @@ enum class Route : uint8_t {
   kAdminReload,
   kSlo,
   kSloByName,
+  kFeedback,
   kUnknown,
 };
 inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
@@ -53,6 +57,9 @@ struct ServiceDependencies {
   SloTracker* slo = nullptr;
   // Reloads the model and the rules; the new ones replace the old only when they check out.
   std::function<Status()> reload;
+  // Both null: POST /api/v1/fraud/feedback answers 503. Labels join the decision log by id.
+  LabelStore* labels = nullptr;
+  AccuracyTracker* accuracy = nullptr;  // fed every new label
 };
 
 class FraudService final : public http::RequestHandler {
@@ -71,6 +78,7 @@ private:
   struct alignas(64) WorkerState {
     explicit WorkerState(TransactionLimits limits) : decoder(limits) {}
     TransactionDecoder decoder;
+    FeedbackDecoder feedback_decoder;
     Transaction transaction;
     std::vector<Transaction> batch;
     Decision decision;
@@ -87,6 +95,7 @@ private:
   void HandleApiHealth(http::Response& response);
   void HandleReload(http::Response& response);
   void HandleSlo(Route route, const http::Request& request, http::Response& response);
+  void HandleFeedback(const http::Request& request, http::Response& response, int worker);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   void CountRequest(Route route, int status, double seconds);
@@ -110,6 +119,8 @@ private:
   Counter* decision_log_full_;
   Counter* feature_commit_errors_;
   Counter* decision_journal_errors_;
+  Family<Counter>* feedback_total_;
+  Counter* label_store_errors_;
   Gauge* ready_gauge_;
 };
 

@@ -11,8 +11,10 @@
 #include "api/http_server.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "evaluation/accuracy_tracker.h"
 #include "slo/slo_config.h"
 #include "slo/slo_tracker.h"
+#include "storage/label_store.h"
 
 namespace fraudguard {
 namespace {
@@ -130,6 +132,22 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     return Fail("decision_log_unusable", decisions.error());
   }
 
+  // Feedback labels, and the online accuracy rebuilt from them.
+  auto labels = LabelStore::Open(config.data_dir + "/labels.db");
+  if (!labels) {
+    return Fail("label_store_unusable", labels.error());
+  }
+  AccuracyTracker accuracy(clock);
+  uint64_t labels_loaded = 0;
+  if (auto loaded = (*labels)->ForEach([&](const LabelRecord& record) {
+        accuracy.Add(ToLabelledDecision(record));
+        ++labels_loaded;
+      });
+      !loaded) {
+    return Fail("label_store_unusable", loaded.error());
+  }
+  LogInfo("labels_loaded").Field("labels", labels_loaded);
+
   SloConfig slo_config = DefaultSloConfig();
   if (!config.slo_config_path.empty()) {
     auto loaded = LoadSloConfigFile(config.slo_config_path, RouteLabels());
@@ -211,6 +229,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   });
   model_info.WithLabels({(*model)->file.version}).Set(1);
   slo_tracker.RegisterMetrics(metrics);
+  accuracy.RegisterMetrics(metrics);
 
   std::mutex reload_mutex;
   const auto reload = [&]() -> Status {
@@ -248,6 +267,8 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   dependencies.reload = reload;
   dependencies.sli = sli->get();
   dependencies.slo = &slo_tracker;
+  dependencies.labels = labels->get();
+  dependencies.accuracy = &accuracy;
   FraudService service(dependencies, config.threads);
 
   http::ServerOptions server_options;
@@ -320,6 +341,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     LogError("sli_close_failed").Field("error", status.error());
     exit_code = 1;
   }
+  (*labels)->Close();
   if (auto status = decision_log->Close(); !status) {
     LogError("decision_log_close_failed").Field("error", status.error());
     exit_code = 1;
