@@ -6,6 +6,9 @@
 // from this table alone, without a join against the much larger decision log.
 //
 // Feedback is not on the scoring path: every call runs one prepared statement under a mutex.
+//
+// TODO: labels are never pruned and `serve` reads them all at start to rebuild the tracker's
+// revenue totals; past millions of labels the start would want those totals kept in SQL.
 #pragma once
 
 #include <cstdint>
