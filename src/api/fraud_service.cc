@@ -214,7 +214,7 @@ FraudService::FraudService(ServiceDependencies dependencies, int workers)
   decision_log_full_ = &metrics
                             .AddCounter("fraudguard_decision_log_rejected_total",
                                         "Decisions refused because the decision log queue was "
-                                        "full (answered 503).")
+                                        "full or closing (answered 503).")
                             .WithLabels({});
   feature_commit_errors_ = &metrics
                                 .AddCounter("fraudguard_feature_log_errors_total",
@@ -327,9 +327,9 @@ void FraudService::Dispatch(Route route,
       }
       return;
     case Route::kFeedback:
-      // Labels come from the same systems that send transactions (chargebacks, case review),
-      // so the scoring role suffices: no admin key has to be handed to them.
-      if (Authorize(request, Role::kScore, response)) {
+      // A label changes stored state and the accuracy figures, so like every other write it
+      // needs the admin role; a key for a chargeback feed can carry admin alone.
+      if (Authorize(request, Role::kAdmin, response)) {
         HandleFeedback(request, response, worker);
       }
       return;

@@ -195,7 +195,7 @@ TEST_F(FeedbackTest, LabelsJoinDecisionsMoveTheMetricsAndSurviveARestart) {
   EXPECT_EQ(Sample(Metrics(), "false_positive_rate"), 0.5) << "a duplicate counts once";
 }
 
-TEST(FeedbackAccess, NeedsTheScoreRole) {
+TEST(FeedbackAccess, NeedsTheAdminRole) {
   TempDir dir;
   const std::string keys = dir.path() + "/keys.yaml";
   const auto new_key = [&](const std::string& name, const std::string& roles) {
@@ -208,8 +208,9 @@ TEST(FeedbackAccess, NeedsTheScoreRole) {
     }
     return output;
   };
-  const std::string scorer = new_key("chargebacks", "score");
+  const std::string scorer = new_key("checkout", "score");
   const std::string reader = new_key("dashboard", "read");
+  const std::string labeller = new_key("chargebacks", "admin");
   ServerProcess server(dir.path() + "/data", {"--keys", keys});
   ASSERT_TRUE(server.Start()) << server.Logs();
   auto client = server.NewClient();
@@ -221,10 +222,12 @@ TEST(FeedbackAccess, NeedsTheScoreRole) {
   response = client->Send("POST", std::string(kFeedback), body);
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->status, 401);
-  response = client->Send("POST", std::string(kFeedback), body, {{"X-API-Key", reader}});
-  ASSERT_TRUE(response.ok());
-  EXPECT_EQ(response->status, 403) << response->body;
-  response = client->Send("POST", std::string(kFeedback), body, {{"X-API-Key", scorer}});
+  for (const std::string& key : {reader, scorer}) {
+    response = client->Send("POST", std::string(kFeedback), body, {{"X-API-Key", key}});
+    ASSERT_TRUE(response.ok());
+    EXPECT_EQ(response->status, 403) << response->body;
+  }
+  response = client->Send("POST", std::string(kFeedback), body, {{"X-API-Key", labeller}});
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->status, 200) << response->body;
   EXPECT_EQ(server.StopWith(SIGTERM), 0) << server.Logs();
