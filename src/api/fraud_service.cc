@@ -385,7 +385,8 @@ bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::strin
   DecisionRecord record;
   record.transaction_id = txn.transaction_id;
   record.timestamp_ms = txn.timestamp_ms;
-  record.decided_ms = deps_.clock->NowMillis();
+  const int64_t decided_ms = deps_.clock->NowMillis();
+  record.decided_ms = decided_ms;
   record.amount = txn.amount;
   record.currency = txn.currency;
   record.card_id = txn.card_id;
@@ -402,6 +403,10 @@ bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::strin
     return false;
   }
 
+  if (deps_.drift != nullptr) {
+    deps_.drift->Observe(worker, decision.risk_score, deps_.scorer->last_features(worker),
+                         decided_ms);
+  }
   transactions_total_->Increment();
   amount_total_->WithLabels({txn.currency.empty() ? std::string_view("unknown") : txn.currency})
       .Increment(txn.amount);

@@ -15,6 +15,7 @@
 #include "api/transaction_codec.h"
 #include "config/serve_config.h"
 #include "evaluation/accuracy_tracker.h"
+#include "evaluation/drift.h"
 #include "features/feature_store.h"
 #include "scoring/scorer.h"
 #include "security/api_keys.h"
@@ -60,6 +61,7 @@ struct ServiceDependencies {
   // Both null: POST /api/v1/fraud/feedback answers 503. Labels join the decision log by id.
   LabelStore* labels = nullptr;
   AccuracyTracker* accuracy = nullptr;  // fed every new label
+  DriftMonitor* drift = nullptr;        // fed every scored transaction; optional
 };
 
 class FraudService final : public http::RequestHandler {

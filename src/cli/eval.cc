@@ -17,6 +17,7 @@
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "evaluation/detection_metrics.h"
+#include "evaluation/drift.h"
 #include "evaluation/precision_recall_plot.h"
 #include "features/feature_store.h"
 #include "scoring/rules.h"
@@ -104,6 +105,9 @@ struct EvalReport {
   DetectionMetrics metrics;
   CardPrecisionAtK card_precision;
   RiskLevelConfusion confusion;
+  // PSI of the period's scores and features against the model's validation reference; empty
+  // when the model file has no reference.
+  std::vector<DistributionDrift> drift;
 };
 
 std::string ReportJson(const EvalCommandOptions& options, const EvalReport& report) {
@@ -176,8 +180,12 @@ std::string ReportJson(const EvalCommandOptions& options, const EvalReport& repo
       .Field("detection_rate", report.confusion.DetectionRateAtOrAbove(2))
       .Field("false_positive_rate", report.confusion.FalsePositiveRateAtOrAbove(2))
       .Field("precision", report.confusion.PrecisionAtOrAbove(2))
-      .EndObject()
       .EndObject();
+  json.Key("drift").BeginObject();
+  for (const DistributionDrift& distribution : report.drift) {
+    json.Field(distribution.name, distribution.psi);
+  }
+  json.EndObject().EndObject();
   out += '\n';
   return out;
 }
@@ -218,6 +226,14 @@ void PrintTable(const EvalCommandOptions& options, const EvalReport& report) {
   std::printf("  %-34s detection %.4f, FPR %.4f, precision %.4f\n", high_label,
               c.DetectionRateAtOrAbove(2), c.FalsePositiveRateAtOrAbove(2),
               c.PrecisionAtOrAbove(2));
+  if (report.drift.empty()) {
+    std::printf("\n  drift: the model file has no reference\n");
+    return;
+  }
+  std::printf("\n  %-34s %s\n", "drift against validation", "PSI (< 0.1 stable, > 0.25 major)");
+  for (const DistributionDrift& distribution : report.drift) {
+    std::printf("  %-34s %.4f\n", distribution.name.c_str(), distribution.psi);
+  }
 }
 
 Status WritePlot(const EvalCommandOptions& options,
@@ -309,6 +325,14 @@ Status RunEval(const EvalCommandOptions& options) {
     return Error{store.error()};
   }
   Scorer scorer(**store, *model, rules, 1);
+  auto drift_reference = ParseDriftReference((*model)->file.metadata_json);
+  if (!drift_reference) {
+    return Error{"--model " + options.model_path + ": " + drift_reference.error()};
+  }
+  std::optional<DriftTally> drift;
+  if (*drift_reference) {
+    drift.emplace(std::move(**drift_reference));
+  }
 
   EvaluatedRows rows;
   std::unordered_map<std::string, uint64_t> card_index;
@@ -380,6 +404,9 @@ Status RunEval(const EvalCommandOptions& options) {
       rows.card_of.push_back(kNoCard);
     }
     rows.scores.push_back(static_cast<float>(decision.risk_score));
+    if (drift) {
+      drift->Add(decision.risk_score, scorer.last_features(0));
+    }
     rows.labels.push_back(row.fraud ? 1.0F : 0.0F);
     rows.levels.push_back(static_cast<uint8_t>(decision.level));
   }
@@ -411,6 +438,9 @@ Status RunEval(const EvalCommandOptions& options) {
   report.to_day = to_day.value_or(rows.last_day);
   report.replayed = rows.replayed;
   report.in_period = rows.scores.size();
+  if (drift) {
+    report.drift = drift->Drift();
+  }
   std::vector<float> scores;
   std::vector<float> labels;
   std::vector<uint8_t> levels;

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "evaluation/accuracy_tracker.h"
+#include "evaluation/drift.h"
 #include "slo/slo_config.h"
 #include "slo/slo_tracker.h"
 #include "storage/label_store.h"
@@ -231,6 +232,23 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   slo_tracker.RegisterMetrics(metrics);
   accuracy.RegisterMetrics(metrics);
 
+  // Drift of the traffic against the active model's validation reference.
+  DriftMonitorOptions drift_options;
+  drift_options.alert_psi = config.drift_alert_psi;
+  drift_options.window_ms = config.drift_window_minutes * 60 * 1000;
+  DriftMonitor drift(clock, drift_options, config.threads);
+  const auto track_drift = [&drift](const LoadedModel& loaded) -> Status {
+    auto reference = ParseDriftReference(loaded.file.metadata_json);
+    if (!reference) {
+      return Error{reference.error()};
+    }
+    return drift.SetReference(loaded.file.version, std::move(reference).value());
+  };
+  if (auto status = track_drift(**model); !status) {
+    return Fail("model_invalid", status.error());
+  }
+  drift.RegisterMetrics(metrics);
+
   std::mutex reload_mutex;
   const auto reload = [&]() -> Status {
     std::lock_guard lock(reload_mutex);
@@ -243,6 +261,10 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     if (!new_rules) {
       LogWarn("reload_refused").Field("what", "rules").Field("error", new_rules.error());
       return Error{"rules: " + new_rules.error()};
+    }
+    if (auto tracked = track_drift(**new_model); !tracked) {
+      LogWarn("reload_refused").Field("what", "model").Field("error", tracked.error());
+      return Error{"model: " + tracked.error()};
     }
     const std::string old_version = scorer.model()->file.version;
     model_info.WithLabels({old_version}).Set(0);
@@ -269,6 +291,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   dependencies.slo = &slo_tracker;
   dependencies.labels = labels->get();
   dependencies.accuracy = &accuracy;
+  dependencies.drift = &drift;
   FraudService service(dependencies, config.threads);
 
   http::ServerOptions server_options;

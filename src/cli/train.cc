@@ -14,6 +14,7 @@
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "evaluation/detection_metrics.h"
+#include "evaluation/drift.h"
 #include "features/feature_schema.h"
 #include "features/feature_store.h"
 #include "model/model_file.h"
@@ -230,7 +231,10 @@ Status RunTrain(const TrainCommandOptions& options) {
       .Field("decline_detection", DetectionRateAt(scores, valid_y, high))
       .Field("decline_fpr", FalsePositiveRateAt(scores, valid_y, high))
       .EndObject()
-      .EndObject();
+      .Key("drift_reference");
+  // Serving measures drift against the validation period: the newest traffic the model saw.
+  AppendDriftReferenceJson(BuildDriftReference(scores, valid_x, FeatureNames(), *ensemble), json);
+  json.EndObject();
   file.metadata_json = metadata;
   file.ensemble = std::move(ensemble).value();
 

@@ -102,6 +102,9 @@ Status LoadServeConfigFile(const std::string& path, ServeConfig& config) {
        {{"batch_size", Bind(config.decision_batch_size)},
         {"flush_interval_ms", Bind(config.decision_flush_interval_ms)},
         {"queue_capacity", Bind(config.decision_queue_capacity)}}},
+      {"drift",
+       {{"window_minutes", Bind(config.drift_window_minutes)},
+        {"alert_psi", Bind(config.drift_alert_psi)}}},
   };
   return ApplySection(root, "", top, sections);
 }
@@ -135,6 +138,8 @@ Status ValidateServeConfig(const ServeConfig& config) {
       {"decision_log.batch_size", {config.decision_batch_size, 1, 100000}},
       {"decision_log.flush_interval_ms", {config.decision_flush_interval_ms, 1, 60000}},
       {"decision_log.queue_capacity", {config.decision_queue_capacity, 1, 100'000'000}},
+      // Whole multiples of the 5 minute step the window moves in, up to a week.
+      {"drift.window_minutes", {config.drift_window_minutes, 5, 7 * 24 * 60}},
   };
   for (const auto& [key, values] : checks) {
     if (auto status = range(key, values[0], values[1], values[2]); !status) {
@@ -143,6 +148,12 @@ Status ValidateServeConfig(const ServeConfig& config) {
   }
   if (!(config.max_amount > 0) || config.max_amount > 1e15) {
     return Error{"config key 'limits.max_amount': must be positive and at most 1e15"};
+  }
+  if (config.drift_window_minutes % 5 != 0) {
+    return Error{"config key 'drift.window_minutes': must be a multiple of 5"};
+  }
+  if (!(config.drift_alert_psi > 0) || config.drift_alert_psi > 10) {
+    return Error{"config key 'drift.alert_psi': must be above 0 and at most 10"};
   }
   if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
       config.log_level != "error") {

@@ -42,6 +42,10 @@ struct ServeConfig {
   int64_t decision_batch_size = 512;
   int64_t decision_flush_interval_ms = 50;
   int64_t decision_queue_capacity = 200'000;
+
+  // model drift (population stability index against the model's validation reference)
+  int64_t drift_window_minutes = 60;
+  double drift_alert_psi = 0.05;
 };
 
 // Reads `path` over the defaults in `config`. Errors name the key and the problem.

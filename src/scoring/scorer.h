@@ -73,6 +73,8 @@ public:
 
   // Model inference time of the last Score call on `worker`, in nanoseconds.
   int64_t last_inference_ns(int worker) const { return workers_[worker].last_inference_ns; }
+  // The feature vector of the last Score call on `worker` (schema order).
+  const FeatureVector& last_features(int worker) const { return workers_[worker].features; }
 
 private:
   // Per-worker state on its own cache line: scratch buffers and the worker's copy of the

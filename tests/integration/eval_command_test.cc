@@ -252,6 +252,13 @@ TEST_F(EvalCommandTest, JsonReportHasEveryFieldInRangeAndThePlotIsWritten) {
   EXPECT_EQ(in_period, excluded + evaluated);
   EXPECT_EQ(evaluated, frauds + legitimate);
   EXPECT_GT(frauds, 0U);
+  // Drift of the period against the model's validation reference: the score and the features
+  // the reference tracks, each a PSI (how large depends on how warm the feature windows are).
+  simdjson::dom::object drift;
+  ASSERT_EQ(root.at_pointer("/drift").get_object().get(drift), simdjson::SUCCESS);
+  EXPECT_EQ(drift.size(), 6U);
+  EXPECT_GE(number("/drift/risk_score"), 0.0);
+  EXPECT_GE(number("/drift/merchant_count_30d"), 0.0);
   uint64_t confusion_total = 0;
   uint64_t confusion_frauds = 0;
   for (const char* level : {"low", "medium", "high"}) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -61,6 +62,38 @@ TEST(ServeConfig, OutOfRangeValueIsRefused) {
   const auto status = ValidateServeConfig(config);
   ASSERT_FALSE(status);
   EXPECT_NE(status.error().find("server.threads"), std::string::npos);
+}
+
+TEST(ServeConfig, DriftSettingsAreReadAndChecked) {
+  const auto path = WriteTemp("drift:\n  window_minutes: 120\n  alert_psi: 0.2\n");
+  ServeConfig config;
+  ASSERT_TRUE(LoadServeConfigFile(path, config));
+  std::remove(path.c_str());
+  EXPECT_EQ(config.drift_window_minutes, 120);
+  EXPECT_DOUBLE_EQ(config.drift_alert_psi, 0.2);
+  EXPECT_TRUE(ValidateServeConfig(config));
+
+  const struct {
+    int64_t window_minutes;
+    double alert_psi;
+    const char* message;
+  } cases[] = {
+      {0, 0.05, "drift.window_minutes"},                // shorter than one step
+      {7 * 24 * 60 + 5, 0.05, "drift.window_minutes"},  // longer than a week
+      {62, 0.05, "drift.window_minutes': must be a multiple of 5"},
+      {60, 0.0, "drift.alert_psi"},
+      {60, -1.0, "drift.alert_psi"},
+      {60, 11.0, "drift.alert_psi"},
+      {60, std::nan(""), "drift.alert_psi"},
+  };
+  for (const auto& c : cases) {
+    ServeConfig bad;
+    bad.drift_window_minutes = c.window_minutes;
+    bad.drift_alert_psi = c.alert_psi;
+    const auto status = ValidateServeConfig(bad);
+    ASSERT_FALSE(status) << c.message;
+    EXPECT_NE(status.error().find(c.message), std::string::npos) << status.error();
+  }
 }
 
 TEST(ServeConfig, PublicBindWithoutKeysIsRefused) {
