@@ -1,8 +1,8 @@
 // The whole decision of one request without the network: decode the JSON body, update and read
 // the features, evaluate the shipped model with its explanation, apply the shipped rules, and
-// write the response body. Feature persistence is off, so this is the CPU cost per decision that
-// the "500,000 decisions per second per core" target is about (the durability log's cost is in
-// feature_store_bench, the decision log's in decision_log_bench).
+// count it for drift, and write the response body. Feature persistence is off, so this is the CPU
+// cost per decision that the "500,000 decisions per second per core" target is about (the
+// durability log's cost is in feature_store_bench, the decision log's in decision_log_bench).
 #include <random>
 #include <string>
 #include <vector>
@@ -12,6 +12,7 @@
 #include "api/transaction_codec.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "evaluation/drift.h"
 #include "features/feature_store.h"
 #include "scoring/scorer.h"
 
@@ -56,6 +57,12 @@ void BM_DecisionPipeline(benchmark::State& state) {
     return;
   }
   Scorer scorer(**store, *model, std::make_shared<const RuleSet>(std::move(rules).value()), 1);
+  DriftMonitor drift(clock, DriftMonitorOptions{}, 1);
+  auto reference = ParseDriftReference((*model)->file.metadata_json);
+  if (!reference.ok() || !drift.SetReference((*model)->file.version, std::move(*reference)).ok()) {
+    state.SkipWithError("the shipped model's drift reference does not load");
+    return;
+  }
   TransactionDecoder decoder(TransactionLimits{});
   std::mt19937_64 rng(1);
   std::vector<std::string> bodies;
@@ -80,6 +87,7 @@ void BM_DecisionPipeline(benchmark::State& state) {
     now_ms += 10;
     decoder.DecodeOne(bodies[i++ % bodies.size()], now_ms, txn, error);
     scorer.Score(txn, 0, decision);
+    drift.Observe(0, decision.risk_score, scorer.last_features(0), now_ms);
     response.clear();
     AppendDecisionJson(decision, response);
     benchmark::DoNotOptimize(response.data());
@@ -88,6 +96,39 @@ void BM_DecisionPipeline(benchmark::State& state) {
 }
 
 BENCHMARK(BM_DecisionPipeline)->Iterations(200'000)->Unit(benchmark::kNanosecond);
+
+// Drift's share of the pipeline: binning the score and the reference's features of one decision.
+void BM_DriftObserve(benchmark::State& state) {
+  SetLogLevel(LogLevel::kWarn);
+  auto model = LoadedModel::Load(FRAUDGUARD_SOURCE_DIR "/models/default.json");
+  if (!model.ok()) {
+    state.SkipWithError(model.error().c_str());
+    return;
+  }
+  auto reference = ParseDriftReference((*model)->file.metadata_json);
+  ManualClock clock(kStart);
+  DriftMonitor drift(clock, DriftMonitorOptions{}, 1);
+  if (!reference.ok() || !drift.SetReference((*model)->file.version, std::move(*reference)).ok()) {
+    state.SkipWithError("the shipped model's drift reference does not load");
+    return;
+  }
+  std::mt19937_64 rng(1);
+  std::vector<FeatureVector> vectors(1024);
+  for (FeatureVector& features : vectors) {
+    for (float& value : features) {
+      value = static_cast<float>(rng() % 10000) / 100.0F;
+    }
+  }
+  int64_t now_ms = kStart;
+  size_t i = 0;
+  for (auto _ : state) {
+    const FeatureVector& features = vectors[i++ % vectors.size()];
+    drift.Observe(0, features[0], features, now_ms += 10);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_DriftObserve)->Iterations(2'000'000)->Unit(benchmark::kNanosecond);
 
 }  // namespace
 }  // namespace fraudguard

@@ -64,7 +64,8 @@ def gaps(ratio, pipeline_rate, micro, threads, fg):
     parts = [("parse the HTTP request", micro_ns(micro, "BM_ParseTypicalPost")),
              ("update and read the features (10k cards)",
               micro_ns(micro, "BM_UpdateAndRead_InMemory/10000")),
-             ("evaluate and explain the model", micro_ns(micro, "BM_Explain"))]
+             ("evaluate and explain the model", micro_ns(micro, "BM_Explain")),
+             ("count it for drift", micro_ns(micro, "BM_DriftObserve"))]
     if missed_pipeline:
         lines.append(f"- Decision pipeline: {pipeline_rate:,.0f} decisions/s per core, "
                      f"{pipeline_rate / 500000:.2f} of the 500,000 target; the target leaves "
