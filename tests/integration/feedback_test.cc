@@ -195,6 +195,39 @@ TEST_F(FeedbackTest, LabelsJoinDecisionsMoveTheMetricsAndSurviveARestart) {
   EXPECT_EQ(Sample(Metrics(), "false_positive_rate"), 0.5) << "a duplicate counts once";
 }
 
+TEST_F(FeedbackTest, EveryAnsweredLabelSurvivesKillNine) {
+  constexpr int kLabels = 40;
+  for (int i = 0; i < kLabels; ++i) {
+    Score("fb-kill-" + std::to_string(i), 20 + i, 300);
+  }
+  for (int i = 0; i < kLabels; ++i) {
+    const auto response =
+        Label("fb-kill-" + std::to_string(i), i % 4 == 0 ? "fraud" : "legitimate");
+    ASSERT_EQ(response.status, 200) << response.body;
+  }
+  // No drain, no close: the process dies right after the last answer.
+  server_->Kill();
+  client_.reset();
+  server_.reset();
+  StartServer();
+
+  const std::string metrics = Metrics();
+  EXPECT_EQ(Sample(metrics, R"(fraudguard_accuracy_window_labels{label="fraud"})"), 10.0)
+      << metrics;
+  EXPECT_EQ(Sample(metrics, R"(fraudguard_accuracy_window_labels{label="legitimate"})"), 30.0);
+  for (int i = 0; i < kLabels; ++i) {
+    const std::string id = "fb-kill-" + std::to_string(i);
+    const auto response = Send("GET", "/api/v1/fraud/decisions/" + id);
+    ASSERT_EQ(response.status, 200) << id;
+    EXPECT_NE(response.body.find(i % 4 == 0 ? R"("label":{"label":"fraud")"
+                                            : R"("label":{"label":"legitimate")"),
+              std::string::npos)
+        << response.body;
+    // The stored label still decides what a second one gets.
+    EXPECT_EQ(Label(id, i % 4 == 0 ? "legitimate" : "fraud").status, 409) << id;
+  }
+}
+
 TEST(FeedbackAccess, NeedsTheAdminRole) {
   TempDir dir;
   const std::string keys = dir.path() + "/keys.yaml";
