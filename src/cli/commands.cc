@@ -232,6 +232,9 @@ int RunCli(int argc, char** argv) {
   train->add_option("-i,--input", train_options.input, "Labelled CSV")->required();
   train->add_option("--schema", train_schema, "auto, fraudguard or handbook");
   train->add_option("-o,--output", train_options.output, "Model file to write")->required();
+  train->add_option("--from", train_options.from,
+                    "First day trained on, YYYY-MM-DD (earlier rows only warm the features)");
+  train->add_option("--to", train_options.to, "Last day trained on, YYYY-MM-DD");
   train->add_option("--rounds", train_options.training.rounds, "Boosting rounds");
   train->add_option("--max-depth", train_options.training.max_depth, "Tree depth");
   train->add_option("--learning-rate", train_options.training.learning_rate, "Shrinkage");

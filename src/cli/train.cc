@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <vector>
 
 #include <openssl/evp.h>
 
+#include "core/calendar_day.h"
 #include "core/clock.h"
 #include "core/file_write.h"
 #include "core/json_writer.h"
@@ -29,7 +31,36 @@ struct FeatureMatrix {
   std::vector<float> labels;
   std::vector<int64_t> timestamps;
   size_t num_rows = 0;
+  size_t warmup_rows = 0;  // replayed before the period, not trained on
 };
+
+// The training period as days; unset ends are open.
+struct TrainingPeriod {
+  std::optional<int64_t> from_day;
+  std::optional<int64_t> to_day;
+};
+
+Result<TrainingPeriod> ParsePeriod(const TrainCommandOptions& options) {
+  TrainingPeriod period;
+  if (!options.from.empty()) {
+    auto day = ParseDay("--from", options.from);
+    if (!day) {
+      return Error{day.error()};
+    }
+    period.from_day = *day;
+  }
+  if (!options.to.empty()) {
+    auto day = ParseDay("--to", options.to);
+    if (!day) {
+      return Error{day.error()};
+    }
+    period.to_day = *day;
+  }
+  if (period.from_day && period.to_day && *period.from_day > *period.to_day) {
+    return Error{"--from " + options.from + " is after --to " + options.to};
+  }
+  return period;
+}
 
 Result<std::string> Sha256OfFile(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
@@ -73,7 +104,8 @@ int64_t CreationTimeMs() {
   return SystemClock::Instance().NowMillis();
 }
 
-Result<FeatureMatrix> ReplayFeatures(const TrainCommandOptions& options) {
+Result<FeatureMatrix> ReplayFeatures(const TrainCommandOptions& options,
+                                     const TrainingPeriod& period) {
   auto reader = TransactionCsvReader::Open(options.input, options.schema);
   if (!reader) {
     return Error{reader.error()};
@@ -89,6 +121,7 @@ Result<FeatureMatrix> ReplayFeatures(const TrainCommandOptions& options) {
   FeatureVector features{};
   LabelledTransaction row;
   ProgressBar progress("features");
+  uint64_t rows_read = 0;
   while (true) {
     auto more = (*reader)->Next(row);
     if (!more) {
@@ -97,18 +130,35 @@ Result<FeatureMatrix> ReplayFeatures(const TrainCommandOptions& options) {
     if (!*more) {
       break;
     }
+    ++rows_read;
+    const int64_t day = DayOf(row.txn.timestamp_ms);
+    if (period.to_day && day > *period.to_day) {
+      break;  // the rest of the file comes after the period
+    }
     clock.Set(row.txn.timestamp_ms);
+    if (period.from_day && day < *period.from_day) {
+      // Before the period: it warms the feature windows, as production history would.
+      (*store)->UpdateAndRead(row.txn, features, 0);
+      ++matrix.warmup_rows;
+      progress.Update(rows_read, (*reader)->progress());
+      continue;
+    }
     (*store)->UpdateAndRead(row.txn, features, 0);
     matrix.rows.insert(matrix.rows.end(), features.begin(), features.end());
     matrix.labels.push_back(row.fraud ? 1.0F : 0.0F);
     matrix.timestamps.push_back(row.txn.timestamp_ms);
     ++matrix.num_rows;
-    progress.Update(matrix.num_rows, (*reader)->progress());
+    progress.Update(rows_read, (*reader)->progress());
   }
   progress.Finish();
   if (matrix.num_rows < 1000) {
-    return Error{options.input + ": " + std::to_string(matrix.num_rows) +
-                 " transactions are too few to train on (at least 1000)"};
+    const std::string where = options.from.empty() && options.to.empty()
+                                  ? std::string()
+                                  : " in the period " +
+                                        (options.from.empty() ? "start" : options.from) + " .. " +
+                                        (options.to.empty() ? "end" : options.to);
+    return Error{options.input + ": " + std::to_string(matrix.num_rows) + " transactions" + where +
+                 " are too few to train on (at least 1000)"};
   }
   return matrix;
 }
@@ -128,7 +178,11 @@ Status RunTrain(const TrainCommandOptions& options) {
     return Error{"false positive budgets must satisfy 0 < decline < review < 0.5"};
   }
   auto digest = Sha256OfFile(options.input == "-" ? "/dev/null" : options.input);
-  auto replayed = ReplayFeatures(options);
+  auto period = ParsePeriod(options);
+  if (!period) {
+    return Error{period.error()};
+  }
+  auto replayed = ReplayFeatures(options, *period);
   if (!replayed) {
     return Error{replayed.error()};
   }
@@ -214,8 +268,14 @@ Status RunTrain(const TrainCommandOptions& options) {
       .Field("rounds", training.rounds)
       .Field("max_depth", training.max_depth)
       .Field("learning_rate", training.learning_rate)
-      .Field("seed", static_cast<int64_t>(training.seed))
-      .EndObject()
+      .Field("seed", static_cast<int64_t>(training.seed));
+  if (!options.from.empty() || !options.to.empty()) {
+    // Only for a chosen period, so that a whole-file training writes the same file as before.
+    json.Field("period_from", options.from)
+        .Field("period_to", options.to)
+        .Field("warmup_transactions", static_cast<int64_t>(matrix.warmup_rows));
+  }
+  json.EndObject()
       .Key("validation")
       .BeginObject()
       .Field("positives", static_cast<int64_t>(metrics.positives))
@@ -250,6 +310,10 @@ Status RunTrain(const TrainCommandOptions& options) {
   std::printf("model %s written to %s\n", file.version.c_str(), options.output.c_str());
   std::printf("  %-34s %zu (%zu training, %zu validation)\n", "transactions", matrix.num_rows,
               train_rows, validation_rows);
+  if (matrix.warmup_rows > 0) {
+    std::printf("  %-34s %zu (replayed before %s, not trained on)\n", "warm-up transactions",
+                matrix.warmup_rows, options.from.c_str());
+  }
   std::printf("  %-34s %zu frauds, %zu legitimate\n", "validation labels", metrics.positives,
               metrics.negatives);
   std::printf("  %-34s %.4f\n", "AUC ROC", metrics.auc_roc);
