@@ -1,6 +1,8 @@
 #include "api/fraud_service.h"
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "core/json_writer.h"
 #include "core/log.h"
@@ -236,6 +238,39 @@ FraudService::FraudService(ServiceDependencies dependencies, int workers)
                              .WithLabels({});
   ready_gauge_ =
       &metrics.AddGauge("fraudguard_ready", "1 when the service accepts traffic.").WithLabels({});
+  injected_faults_ = &metrics
+                          .AddCounter("fraudguard_testing_injected_faults_total",
+                                      "Scoring requests failed on purpose by the test-only "
+                                      "--testing-error-ratio setting (0 in production).")
+                          .WithLabels({});
+  metrics
+      .AddGauge("fraudguard_testing_faults_enabled",
+                "1 when a test-only fault setting (--testing-*) is on; must be 0 in production.")
+      .WithLabels({})
+      .Set(deps_.config->testing_added_latency_ms > 0 || deps_.config->testing_error_ratio > 0 ? 1
+                                                                                               : 0);
+}
+
+bool FraudService::InjectTestingFault(http::Response& response) {
+  const ServeConfig& config = *deps_.config;
+  if (config.testing_added_latency_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(config.testing_added_latency_ms));
+  }
+  if (config.testing_error_ratio <= 0) {
+    return false;
+  }
+  // Deterministic spread: request n fails when n * ratio crosses an integer, so that any run of
+  // requests fails the configured share, give or take one.
+  const uint64_t n = fault_requests_.fetch_add(1, std::memory_order_relaxed);
+  const auto before = static_cast<uint64_t>(static_cast<double>(n) * config.testing_error_ratio);
+  const auto after = static_cast<uint64_t>(static_cast<double>(n + 1) * config.testing_error_ratio);
+  if (after == before) {
+    return false;
+  }
+  injected_faults_->Increment();
+  http::SetJsonError(response, 500, "injected_fault",
+                     "failed on purpose by the test-only --testing-error-ratio setting");
+  return true;
 }
 
 void FraudService::CountRequest(Route route, int status, double seconds) {
@@ -296,12 +331,12 @@ void FraudService::Dispatch(Route route,
       HandleApiHealth(response);
       return;
     case Route::kAnalyze:
-      if (Authorize(request, Role::kScore, response)) {
+      if (Authorize(request, Role::kScore, response) && !InjectTestingFault(response)) {
         HandleAnalyze(request, response, worker);
       }
       return;
     case Route::kAnalyzeBatch:
-      if (Authorize(request, Role::kScore, response)) {
+      if (Authorize(request, Role::kScore, response) && !InjectTestingFault(response)) {
         HandleAnalyzeBatch(request, response, worker);
       }
       return;

@@ -99,6 +99,9 @@ private:
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   void CountRequest(Route route, int status, double seconds);
+  // The test-only faults of ServeConfig: waits the added latency, and true (with a 500 filled
+  // in) when this request is one of the share to fail.
+  bool InjectTestingFault(http::Response& response);
 
   ServiceDependencies deps_;
   int64_t started_ms_;
@@ -122,6 +125,8 @@ private:
   Family<Counter>* feedback_total_;
   Counter* label_store_errors_;
   Gauge* ready_gauge_;
+  Counter* injected_faults_;
+  std::atomic<uint64_t> fault_requests_{0};  // scoring requests seen while faults are on
 };
 
 std::string_view RouteName(Route route);

@@ -76,6 +76,13 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
       .Field("max_batch_items", config.max_batch_items)
       .Field("feature_max_keys", config.feature_max_keys);
 
+  if (config.testing_added_latency_ms > 0 || config.testing_error_ratio > 0) {
+    LogWarn("testing_faults_enabled")
+        .Field("reason", "test-only settings make this server worse on purpose")
+        .Field("added_latency_ms", config.testing_added_latency_ms)
+        .Field("error_ratio", config.testing_error_ratio);
+  }
+
   std::unique_ptr<ApiKeyStore> keys;
   if (!config.keys_path.empty()) {
     auto loaded = ApiKeyStore::LoadFile(config.keys_path);

@@ -135,6 +135,7 @@ Status ValidateServeConfig(const ServeConfig& config) {
       {"decision_log.batch_size", {config.decision_batch_size, 1, 100000}},
       {"decision_log.flush_interval_ms", {config.decision_flush_interval_ms, 1, 60000}},
       {"decision_log.queue_capacity", {config.decision_queue_capacity, 1, 100'000'000}},
+      {"--testing-added-latency-ms", {config.testing_added_latency_ms, 0, 10000}},
   };
   for (const auto& [key, values] : checks) {
     if (auto status = range(key, values[0], values[1], values[2]); !status) {
@@ -143,6 +144,9 @@ Status ValidateServeConfig(const ServeConfig& config) {
   }
   if (!(config.max_amount > 0) || config.max_amount > 1e15) {
     return Error{"config key 'limits.max_amount': must be positive and at most 1e15"};
+  }
+  if (!(config.testing_error_ratio >= 0 && config.testing_error_ratio <= 1)) {
+    return Error{"config key '--testing-error-ratio': must be from 0 to 1"};
   }
   if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
       config.log_level != "error") {

@@ -42,6 +42,13 @@ struct ServeConfig {
   int64_t decision_batch_size = 512;
   int64_t decision_flush_interval_ms = 50;
   int64_t decision_queue_capacity = 200'000;
+
+  // Test-only faults, off by default and settable by flags only (never from the YAML file), so
+  // that the validation and canary tests can run a server made worse on purpose. They apply to
+  // the two scoring routes: every request waits `testing_added_latency_ms` more, and that share
+  // of requests is answered 500 "injected_fault" without being scored.
+  int64_t testing_added_latency_ms = 0;
+  double testing_error_ratio = 0.0;
 };
 
 // Reads `path` over the defaults in `config`. Errors name the key and the problem.
