@@ -15,6 +15,7 @@
 #include "cli/serve.h"
 #include "cli/train.h"
 #include "core/log.h"
+#include "rollout/rollout_cli.h"
 #include "security/api_keys.h"
 #include "sim/csv.h"
 #include "sim/progress_bar.h"
@@ -42,6 +43,8 @@ struct ServeFlags {
   std::optional<int64_t> request_timeout_ms;
   std::optional<int64_t> feature_max_keys;
   std::optional<int64_t> snapshot_interval_seconds;
+  std::optional<int64_t> testing_added_latency_ms;
+  std::optional<double> testing_error_ratio;
 };
 
 void AddServe(CLI::App& app, ServeFlags& flags) {
@@ -65,6 +68,10 @@ void AddServe(CLI::App& app, ServeFlags& flags) {
   serve->add_option("--snapshot-interval-seconds", flags.snapshot_interval_seconds,
                     "How often the feature state is snapshotted");
   serve->add_option("--port-file", flags.port_file, "Write the bound port here once ready");
+  serve->add_option("--testing-added-latency-ms", flags.testing_added_latency_ms,
+                    "TESTS ONLY: delay every scoring request by this much (default 0)");
+  serve->add_option("--testing-error-ratio", flags.testing_error_ratio,
+                    "TESTS ONLY: answer this share of scoring requests 500 (default 0)");
 }
 
 int RunServeCommand(const ServeFlags& flags) {
@@ -94,6 +101,8 @@ int RunServeCommand(const ServeFlags& flags) {
   apply(flags.request_timeout_ms, config.request_timeout_ms);
   apply(flags.feature_max_keys, config.feature_max_keys);
   apply(flags.snapshot_interval_seconds, config.snapshot_interval_seconds);
+  apply(flags.testing_added_latency_ms, config.testing_added_latency_ms);
+  apply(flags.testing_error_ratio, config.testing_error_ratio);
   return RunServe(config, flags.port_file);
 }
 
@@ -267,6 +276,8 @@ int RunCli(int argc, char** argv) {
 
   SloCommands slo(app, RouteLabels());
 
+  rollout::RolloutCommands rollout_commands(app);
+
   CLI11_PARSE(app, argc, argv);
 
   if (capacity_command.Parsed()) {
@@ -281,6 +292,9 @@ int RunCli(int argc, char** argv) {
   }
   if (slo.parsed()) {
     return slo.Run();
+  }
+  if (rollout_commands.parsed()) {
+    return rollout_commands.Run();
   }
   if (app.got_subcommand("simulate")) {
     return RunSimulate(simulate_flags);
