@@ -16,6 +16,7 @@
 #include "config/serve_config.h"
 #include "evaluation/accuracy_tracker.h"
 #include "features/feature_store.h"
+#include "rollout/model_rollout.h"
 #include "scoring/scorer.h"
 #include "security/api_keys.h"
 #include "slo/sli_recorder.h"
@@ -40,6 +41,10 @@ enum class Route : uint8_t {
   kSlo,
   kSloByName,
   kFeedback,
+  kRolloutStatus,
+  kRolloutStart,
+  kRolloutPromote,
+  kRolloutRollback,
   kUnknown,
 };
 inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
@@ -60,6 +65,10 @@ struct ServiceDependencies {
   // Both null: POST /api/v1/fraud/feedback answers 503. Labels join the decision log by id.
   LabelStore* labels = nullptr;
   AccuracyTracker* accuracy = nullptr;  // fed every new label
+  // Both null: the rollout routes answer 503. `load_candidate` loads a model file by its name in
+  // the directory of the configured model (never an arbitrary path).
+  rollout::ModelRollout* rollout = nullptr;
+  std::function<Result<std::shared_ptr<const LoadedModel>>(const std::string&)> load_candidate;
 };
 
 class FraudService final : public http::RequestHandler {
@@ -82,6 +91,7 @@ private:
     Transaction transaction;
     std::vector<Transaction> batch;
     Decision decision;
+    Decision other_decision;       // the decision not served, while a candidate model is held
     bool journal_failing = false;  // the last crash journal write failed
   };
 
@@ -96,6 +106,7 @@ private:
   void HandleReload(http::Response& response);
   void HandleSlo(Route route, const http::Request& request, http::Response& response);
   void HandleFeedback(const http::Request& request, http::Response& response, int worker);
+  void HandleRollout(Route route, const http::Request& request, http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   void CountRequest(Route route, int status, double seconds);

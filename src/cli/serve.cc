@@ -12,6 +12,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "evaluation/accuracy_tracker.h"
+#include "rollout/canary_config.h"
+#include "rollout/model_rollout.h"
 #include "slo/slo_config.h"
 #include "slo/slo_tracker.h"
 #include "storage/label_store.h"
@@ -263,6 +265,27 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     return OkStatus();
   };
 
+  // A candidate model beside the active one (shadow, canary, promotion); swaps go through the
+  // same Scorer::SetModel as a reload.
+  rollout::ModelRollout model_rollout(
+      scorer, rollout::DefaultCanaryConfig(), metrics, clock,
+      [&model_info](const std::string& previous, const std::string& next) {
+        model_info.WithLabels({previous}).Set(0);
+        model_info.WithLabels({next}).Set(1);
+      });
+  const std::string model_directory =
+      std::filesystem::path(config.model_path).parent_path().string();
+  const auto load_candidate =
+      [model_directory](const std::string& name) -> Result<std::shared_ptr<const LoadedModel>> {
+    const std::string path = (model_directory.empty() ? "." : model_directory) + "/" + name;
+    auto candidate = LoadedModel::Load(path);
+    if (!candidate) {
+      LogWarn("rollout_refused").Field("path", path).Field("error", candidate.error());
+      return Error{path + ": " + candidate.error()};
+    }
+    return candidate;
+  };
+
   ServiceDependencies dependencies;
   dependencies.config = &config;
   dependencies.scorer = &scorer;
@@ -276,6 +299,8 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   dependencies.slo = &slo_tracker;
   dependencies.labels = labels->get();
   dependencies.accuracy = &accuracy;
+  dependencies.rollout = &model_rollout;
+  dependencies.load_candidate = load_candidate;
   FraudService service(dependencies, config.threads);
 
   http::ServerOptions server_options;

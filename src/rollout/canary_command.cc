@@ -319,6 +319,10 @@ int CanaryCommand::Run() const {
   } else {
     options.window_ms = phase.duration_ms;
   }
+  if (options.window_ms / options.interval_ms < static_cast<int64_t>(kMinIntervals)) {
+    return usage("the window holds fewer than " + std::to_string(kMinIntervals) +
+                 " intervals, too few to judge; use a shorter --interval");
+  }
   if (options.window_ms / options.interval_ms > static_cast<int64_t>(kMostIntervals)) {
     return usage("--window holds more than " + std::to_string(kMostIntervals) +
                  " intervals; use a longer --interval");

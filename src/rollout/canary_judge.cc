@@ -25,12 +25,12 @@ MetricJudgement JudgeMetric(const CanaryConfig& config,
                             const std::vector<double>& canary) {
   MetricJudgement judgement;
   judgement.criterion = criterion;
-  if (baseline.empty() || canary.empty()) {
+  judgement.baseline_mean = Mean(baseline);
+  judgement.canary_mean = Mean(canary);
+  if (baseline.size() < kMinIntervals || canary.size() < kMinIntervals) {
     judgement.classification = MetricClass::kNodata;
     return judgement;
   }
-  judgement.baseline_mean = Mean(baseline);
-  judgement.canary_mean = Mean(canary);
   judgement.test = MannWhitneyTest(canary, baseline, config.confidence);
   judgement.effect = MeanRatio(canary, baseline);
   // The test decides whether the canary differs at the configured confidence, and its U which
@@ -144,7 +144,8 @@ CanaryJudgement JudgeCanary(const CanaryConfig& config,
   }
   if (!config.metrics.empty() && 2 * nodata >= config.metrics.size()) {
     judgement.score = 0;
-    judgement.reasons.push_back("half or more of the metrics have no data");
+    judgement.reasons.push_back("half or more of the metrics have fewer than " +
+                                std::to_string(kMinIntervals) + " intervals with data on one side");
   }
   judgement.judge_verdict = judgement.score >= config.pass_score       ? Verdict::kPass
                             : judgement.score >= config.marginal_score ? Verdict::kMarginal

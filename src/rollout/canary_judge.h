@@ -25,6 +25,11 @@ struct MetricSamples {
   double p95_ms = 0;
 };
 
+// Fewer intervals than this on either side and a metric is not judged (kNodata): with four or
+// fewer values per side no Mann-Whitney result reaches 98 % confidence, so a pass would mean
+// nothing.
+inline constexpr size_t kMinIntervals = 5;
+
 enum class MetricClass : uint8_t { kPass, kHigh, kLow, kNodata };
 std::string_view MetricClassName(MetricClass value);
 

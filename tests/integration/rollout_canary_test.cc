@@ -138,8 +138,8 @@ TEST(CanaryCommand, TheReportForPeopleSaysWhatToDo) {
   ASSERT_TRUE(twin.Start()) << twin.Logs();
   std::string report;
   const int code =
-      RunFraudguard({"canary", "--baseline", Url(baseline), "--canary", Url(twin), "--window", "1s",
-                     "--interval", "250ms", "--rate", "20", "--phase", "2"},
+      RunFraudguard({"canary", "--baseline", Url(baseline), "--canary", Url(twin), "--window",
+                     "1500ms", "--interval", "250ms", "--rate", "20", "--phase", "2"},
                     &report);
   EXPECT_EQ(code, 0) << report;
   EXPECT_NE(report.find("phase 2 of 3 (25 % of traffic)"), std::string::npos) << report;
@@ -160,6 +160,9 @@ TEST(CanaryCommand, UsageErrorsExitTwo) {
   EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--phase", "3"}), 2);
   EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--phase", "4"}), 2);
   EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--interval", "1ms"}), 2);
+  EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--window", "1s",
+                           "--interval", "250ms"}),
+            2);
   EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--window", "10h",
                            "--interval", "1s"}),
             2);

@@ -247,6 +247,20 @@ TEST(CanaryJudge, MissingDataFailsTheCanary) {
   EXPECT_EQ(Find(judgement, CanaryMetric::kErrorRate).classification, MetricClass::kNodata);
 }
 
+TEST(CanaryJudge, TooFewIntervalsAreNoEvidence) {
+  // Four intervals each: even a tenfold slower canary cannot be told apart at 98 %, so the
+  // metrics are not judged and the canary fails for want of data rather than passing.
+  const CanaryConfig config = DefaultCanaryConfig();
+  const auto baseline = Samples(4, Healthy);
+  const auto canary =
+      Samples(4, [](CanaryMetric metric, int i) { return Healthy(metric, i) * 10; });
+  const CanaryJudgement judgement = JudgeCanary(config, baseline, canary);
+  EXPECT_EQ(Find(judgement, CanaryMetric::kLatencyP95).classification, MetricClass::kNodata);
+  EXPECT_EQ(judgement.verdict, Verdict::kFail);
+  EXPECT_NE(judgement.reasons.front().find("fewer than 5 intervals"), std::string::npos)
+      << judgement.reasons.front();
+}
+
 TEST(CanaryJudge, PhaseCriteriaAreAbsolute) {
   const CanaryConfig config = DefaultCanaryConfig();
   const auto baseline = Samples(20, Healthy);
