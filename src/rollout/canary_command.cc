@@ -17,6 +17,7 @@ namespace fraudguard::rollout {
 namespace {
 
 constexpr int64_t kShortestInterval = 50;
+constexpr int64_t kLongestInterval = 3'600'000;
 constexpr size_t kMostIntervals = 1000;
 
 std::string Fixed(double value, int decimals) {

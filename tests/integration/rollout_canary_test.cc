@@ -160,6 +160,7 @@ TEST(CanaryCommand, UsageErrorsExitTwo) {
   EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--phase", "3"}), 2);
   EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--phase", "4"}), 2);
   EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--interval", "1ms"}), 2);
+  EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--interval", "2h"}), 2);
   EXPECT_EQ(RunFraudguard({"canary", "--baseline", url, "--canary", url, "--window", "1s",
                            "--interval", "250ms"}),
             2);

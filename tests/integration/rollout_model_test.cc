@@ -208,8 +208,6 @@ TEST(ModelRollout, AGoodCandidateGoesThroughEveryPhaseToPromotion) {
       Admin(server, "/api/v1/admin/rollout", std::string(R"({"model":"good.json")") + kFastRollout);
   ASSERT_EQ(started.status, 202) << started.body;
   const std::string outcome = WaitForOutcome(server);
-  // A little traffic after the promotion, then stop.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   load.Stop();
   ASSERT_EQ(Phase(outcome), "promoted") << outcome;
   EXPECT_NE(outcome.find(R"("phase":"canary","canary_percent":5)"), std::string::npos) << outcome;
@@ -219,14 +217,28 @@ TEST(ModelRollout, AGoodCandidateGoesThroughEveryPhaseToPromotion) {
   EXPECT_EQ(load.failed(), 0U) << "of " << load.sent();
   // Cards move from the active model to the candidate (5 %, then 25 %, then all) and never
   // back: the split is a stable hash of the card.
-  size_t moved_before_promotion = 0;
+  size_t moved = 0;
   for (const auto& [card, versions] : load.versions()) {
     ASSERT_FALSE(versions.empty());
     EXPECT_LE(versions.size(), 2U) << card;
-    EXPECT_EQ(versions.back(), "good-candidate") << card;
-    if (versions.size() == 1 && versions.front() == "good-candidate") {
-      ++moved_before_promotion;
+    if (versions.size() == 2) {
+      EXPECT_EQ(versions.front(), kActiveVersion) << card;
+      EXPECT_EQ(versions.back(), "good-candidate") << card;
+      ++moved;
     }
+  }
+  EXPECT_GT(moved, 0U);
+  // Once promoted, every card is the candidate's.
+  auto client = server.NewClient();
+  for (int card = 0; card < 200; ++card) {
+    auto response =
+        client->Send("POST", "/api/v1/fraud/analyze",
+                     R"({"transaction_id":"after-)" + std::to_string(card) +
+                         R"(","amount":12,"card_id":"regular-)" + std::to_string(card) + R"("})");
+    ASSERT_TRUE(response.ok());
+    ASSERT_EQ(response->status, 200) << response->body;
+    EXPECT_NE(response->body.find(R"("model_version":"good-candidate")"), std::string::npos)
+        << response->body;
   }
   EXPECT_NE(server.Logs().find(R"("event":"rollout_promoted")"), std::string::npos);
   auto metrics = server.NewClient()->Send("GET", "/metrics");
