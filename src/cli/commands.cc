@@ -38,6 +38,7 @@ struct ServeFlags {
   std::optional<std::string> keys;
   std::optional<std::string> log_level;
   std::optional<std::string> slo_config;
+  std::optional<std::string> canary_config;
   std::optional<int64_t> max_body_bytes;
   std::optional<int64_t> max_batch_items;
   std::optional<int64_t> request_timeout_ms;
@@ -59,6 +60,8 @@ void AddServe(CLI::App& app, ServeFlags& flags) {
   serve->add_option("--keys", flags.keys, "API keys file; required off loopback");
   serve->add_option("--log-level", flags.log_level, "debug, info, warn or error");
   serve->add_option("--slo-config", flags.slo_config, "SLO definitions (default: built-in)");
+  serve->add_option("--canary-config", flags.canary_config,
+                    "Model rollout phases and judge settings (default: built-in)");
   serve->add_option("--max-body-bytes", flags.max_body_bytes, "Largest request body accepted");
   serve->add_option("--max-batch-items", flags.max_batch_items, "Most transactions per batch");
   serve->add_option("--request-timeout-ms", flags.request_timeout_ms,
@@ -96,6 +99,7 @@ int RunServeCommand(const ServeFlags& flags) {
   apply(flags.keys, config.keys_path);
   apply(flags.log_level, config.log_level);
   apply(flags.slo_config, config.slo_config_path);
+  apply(flags.canary_config, config.canary_config_path);
   apply(flags.max_body_bytes, config.max_body_bytes);
   apply(flags.max_batch_items, config.max_batch_items);
   apply(flags.request_timeout_ms, config.request_timeout_ms);

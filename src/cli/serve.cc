@@ -267,8 +267,16 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
 
   // A candidate model beside the active one (shadow, canary, promotion); swaps go through the
   // same Scorer::SetModel as a reload.
+  rollout::CanaryConfig canary_config = rollout::DefaultCanaryConfig();
+  if (!config.canary_config_path.empty()) {
+    auto loaded = rollout::LoadCanaryConfigFile(config.canary_config_path);
+    if (!loaded) {
+      return Fail("canary_config_invalid", loaded.error());
+    }
+    canary_config = std::move(loaded).value();
+  }
   rollout::ModelRollout model_rollout(
-      scorer, rollout::DefaultCanaryConfig(), metrics, clock,
+      scorer, std::move(canary_config), metrics, clock,
       [&model_info](const std::string& previous, const std::string& next) {
         model_info.WithLabels({previous}).Set(0);
         model_info.WithLabels({next}).Set(1);

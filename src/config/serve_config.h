@@ -29,6 +29,9 @@ struct ServeConfig {
   std::string keys_path;  // empty: no authentication (allowed on loopback only)
   std::string log_level = "info";
   std::string slo_config_path;  // empty: the built-in SLOs (the same as config/slo.yaml)
+  // Phases and judge settings of in-service model rollouts; empty: the built-in ones (the same
+  // as config/canary.yaml).
+  std::string canary_config_path;
 
   // transactions
   double max_amount = 1e9;  // larger amounts are refused as absurd

@@ -358,3 +358,44 @@ TEST(ModelRollout, WritesNeedTheAdminRole) {
 
 }  // namespace
 }  // namespace fraudguard::testing
+
+namespace fraudguard::testing {
+namespace {
+
+TEST(ModelRollout, PhasesComeFromTheCanaryConfiguration) {
+  TempDir dir;
+  const std::string models = WriteModels(dir.path());
+  const std::string phases = dir.path() + "/canary.yaml";
+  std::ofstream(phases) << "groups: {errors: 100}\n"
+                           "metrics: [{name: error_rate, group: errors}]\n"
+                           "phases:\n"
+                           "  - {traffic_percent: 50, duration: 1m}\n"
+                           "  - {traffic_percent: 100, duration: stable}\n";
+  ServerProcess server(dir.path() + "/data",
+                       {"--model", models + "/default.json", "--canary-config", phases});
+  ASSERT_TRUE(server.Start()) << server.Logs();
+  Load load(server, 2);
+  const auto started =
+      Admin(server, "/api/v1/admin/rollout", std::string(R"({"model":"good.json")") + kFastRollout);
+  ASSERT_EQ(started.status, 202) << started.body;
+  const std::string outcome = WaitForOutcome(server);
+  load.Stop();
+  EXPECT_EQ(Phase(outcome), "promoted") << outcome;
+  EXPECT_NE(outcome.find(R"("phase":"canary","canary_percent":50)"), std::string::npos) << outcome;
+  EXPECT_EQ(outcome.find(R"("canary_percent":5,)"), std::string::npos) << outcome;
+  EXPECT_EQ(load.failed(), 0U);
+  EXPECT_EQ(server.StopWith(SIGTERM), 0);
+
+  // A configuration that does not load stops the server at start, naming the key.
+  std::ofstream(phases) << "groups: {errors: 100}\n"
+                           "metrics: [{name: error_rate, group: errors}]\n"
+                           "phases: [{traffic_percent: 50, duration: 1m}]\n";
+  ServerProcess refused(dir.path() + "/data2",
+                        {"--model", models + "/default.json", "--canary-config", phases});
+  EXPECT_FALSE(refused.Start());
+  EXPECT_NE(refused.Logs().find("canary_config_invalid"), std::string::npos) << refused.Logs();
+  EXPECT_NE(refused.Logs().find("phases[0].traffic_percent"), std::string::npos) << refused.Logs();
+}
+
+}  // namespace
+}  // namespace fraudguard::testing
