@@ -142,6 +142,9 @@ Status ModelRollout::Start(std::shared_ptr<const LoadedModel> candidate, Rollout
 
 RolloutRoute ModelRollout::Route(std::string_view card_id) const {
   RolloutRoute route;
+  if (!holding_.load(std::memory_order_acquire)) {
+    return route;
+  }
   std::lock_guard lock(state_mutex_);
   if (phase_ != RolloutPhase::kShadow && phase_ != RolloutPhase::kCanary) {
     return route;
@@ -309,6 +312,8 @@ void ModelRollout::SwapActive(std::shared_ptr<const LoadedModel> next) {
 
 void ModelRollout::Transition(RolloutPhase phase, int percent, const std::string& reason) {
   phase_ = phase;
+  holding_.store(phase == RolloutPhase::kShadow || phase == RolloutPhase::kCanary,
+                 std::memory_order_release);
   canary_percent_ = percent;
   phase_started_ms_ = clock_.NowMillis();
   for (size_t p = 0; p < kRolloutPhaseCount; ++p) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -58,7 +59,7 @@ public:
 
   // Starts shadow mode with `candidate`; an error when a rollout is already running.
   Status Start(std::shared_ptr<const LoadedModel> candidate, RolloutTiming timing);
-  // The routing of one request; cheap (one short lock).
+  // The routing of one request; one atomic load without a rollout, one short lock with one.
   RolloutRoute Route(std::string_view card_id) const;
   // Counts the two decisions of a request scored with a candidate: the served one and the other,
   // with their inference times.
@@ -108,6 +109,9 @@ private:
   std::function<void(const std::string&, const std::string&)> on_swap_;
 
   mutable std::mutex state_mutex_;
+  // True in shadow and canary: lets Route skip the lock on every request when no candidate is
+  // held, which is nearly always.
+  std::atomic<bool> holding_{false};
   RolloutPhase phase_ = RolloutPhase::kIdle;
   int canary_percent_ = 0;
   size_t canary_phase_index_ = 0;  // into phases_config_.phases while in canary
