@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/json_writer.h"
+#include "rollout/prometheus_source.h"
 #include "rollout/rollout_cli.h"
 #include "sim/progress_bar.h"
 
@@ -265,6 +266,15 @@ CanaryCommand::CanaryCommand(CLI::App& app) {
                        "API key with the score and read roles (or FRAUDGUARD_API_KEY)");
   command_->add_option("--slo-url", slo_url_,
                        "Server whose error budget gates promotion (default: the baseline)");
+  command_->add_option("--prometheus", prometheus_url_,
+                       "Read both deployments' figures over the past window from this Prometheus "
+                       "instead of sending probes");
+  command_->add_option("--baseline-selector", baseline_selector_,
+                       "With --prometheus: label matchers of the baseline's series (default "
+                       "instance=\"<host:port of --baseline>\")");
+  command_->add_option("--canary-selector", canary_selector_,
+                       "With --prometheus: label matchers of the canary's series (default "
+                       "instance=\"<host:port of --canary>\")");
   command_->add_flag("--json", json_, "JSON for pipelines instead of a report");
 }
 
@@ -331,7 +341,37 @@ int CanaryCommand::Run() const {
 
   MetricSamples baseline_samples;
   MetricSamples canary_samples;
-  CollectCanarySamples(options, baseline_samples, canary_samples);
+  if (prometheus_url_.empty()) {
+    CollectCanarySamples(options, baseline_samples, canary_samples);
+  } else {
+    PrometheusOptions source;
+    source.url = prometheus_url_;
+    if (auto address = http::ParseHttpUrl(prometheus_url_); !address) {
+      return usage("--prometheus: " + address.error());
+    }
+    const auto instance = [](const Target& target) {
+      return "instance=\"" + target.host + ":" + std::to_string(target.port) + "\"";
+    };
+    source.baseline_selector =
+        baseline_selector_.empty() ? instance(*baseline) : baseline_selector_;
+    source.canary_selector = canary_selector_.empty() ? instance(*canary) : canary_selector_;
+    for (const auto& [flag, selector] : {std::pair<const char*, const std::string*>{
+                                             "--baseline-selector", &source.baseline_selector},
+                                         {"--canary-selector", &source.canary_selector}}) {
+      if (auto status = CheckSelector(flag, *selector); !status) {
+        return usage(status.error());
+      }
+    }
+    source.end_ms = SystemClock::Instance().NowMillis();
+    source.window_ms = options.window_ms;
+    source.interval_ms = options.interval_ms;
+    source.timeout_ms = timeout_ms_;
+    if (auto status = CollectFromPrometheus(source, baseline_samples, canary_samples); !status) {
+      // Without the figures there is no evidence that the canary is fit: it does not pass.
+      std::fprintf(stderr, "canary failed: %s\n", status.error().c_str());
+      return VerdictExitCode(Verdict::kFail);
+    }
+  }
   CanaryJudgement judgement = JudgeCanary(*config, baseline_samples, canary_samples);
   ApplyPhaseCriteria(phase, canary_samples, judgement);
 

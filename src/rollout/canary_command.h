@@ -61,6 +61,9 @@ private:
   int64_t timeout_ms_ = 5000;
   std::string key_;
   std::string slo_url_;
+  std::string prometheus_url_;
+  std::string baseline_selector_;
+  std::string canary_selector_;
   bool json_ = false;
 };
 

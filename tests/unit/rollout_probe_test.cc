@@ -1,10 +1,12 @@
-// Probe traffic helpers of validate and canary, and the test-only fault settings' bounds.
+// Probe traffic helpers of validate and canary, the canary's Prometheus queries, and the
+// test-only fault settings' bounds.
 #include <simdjson.h>
 
 #include <gtest/gtest.h>
 
 #include "config/serve_config.h"
 #include "rollout/probe.h"
+#include "rollout/prometheus_source.h"
 
 namespace fraudguard::rollout {
 namespace {
@@ -67,6 +69,31 @@ TEST(RolloutProbe, TestingFaultsAreOffByDefaultAndBounded) {
   status = ValidateServeConfig(config);
   ASSERT_FALSE(status);
   EXPECT_NE(status.error().find("--testing-added-latency-ms"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fraudguard::rollout
+
+namespace fraudguard::rollout {
+namespace {
+
+TEST(RolloutPrometheus, QueriesSelectTheDeploymentsSeries) {
+  const std::string selector = R"(instance="10.0.0.7:8080")";
+  EXPECT_EQ(MetricQuery(CanaryMetric::kErrorRate, selector, 30000),
+            R"((sum(rate(http_requests_total{route=~"/api/v1/fraud/analyze(/batch)?",)"
+            R"(status=~"5..",instance="10.0.0.7:8080"}[30000ms])) or vector(0)) / )"
+            R"(sum(rate(http_requests_total{route=~"/api/v1/fraud/analyze(/batch)?",)"
+            R"(instance="10.0.0.7:8080"}[30000ms])))");
+  EXPECT_EQ(
+      MetricQuery(CanaryMetric::kLatencyP95, selector, 2000),
+      R"(histogram_quantile(0.950000, sum by (le) (rate(http_request_duration_seconds_bucket)"
+      R"({route=~"/api/v1/fraud/analyze(/batch)?",instance="10.0.0.7:8080"}[2000ms]))) * 1000)");
+  EXPECT_EQ(MetricQuery(CanaryMetric::kFlaggedRate, "", 2000),
+            R"(sum(rate(fraudguard_decisions_total{action!="approve"}[2000ms])) / )"
+            R"(sum(rate(fraudguard_decisions_total{}[2000ms])))");
+  EXPECT_TRUE(CheckSelector("--canary-selector", selector));
+  EXPECT_FALSE(CheckSelector("--canary-selector", "{job=\"x\"}"));
+  EXPECT_FALSE(CheckSelector("--canary-selector", std::string(600, 'a')));
 }
 
 }  // namespace
