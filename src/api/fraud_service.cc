@@ -1,6 +1,10 @@
 #include "api/fraud_service.h"
 
+#include <simdjson.h>
+
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "core/json_writer.h"
 #include "core/log.h"
@@ -65,6 +69,18 @@ Route MatchRoute(std::string_view path) {
   if (path == "/api/v1/slo") {
     return Route::kSlo;
   }
+  if (path == "/api/v1/rollout") {
+    return Route::kRolloutStatus;
+  }
+  if (path == "/api/v1/admin/rollout") {
+    return Route::kRolloutStart;
+  }
+  if (path == "/api/v1/admin/rollout/promote") {
+    return Route::kRolloutPromote;
+  }
+  if (path == "/api/v1/admin/rollout/rollback") {
+    return Route::kRolloutRollback;
+  }
   if (path.size() > kSloPrefix.size() && path.rfind(kSloPrefix, 0) == 0) {
     return Route::kSloByName;
   }
@@ -83,6 +99,9 @@ std::string_view RouteMethod(Route route) {
     case Route::kAnalyzeBatch:
     case Route::kAdminReload:
     case Route::kFeedback:
+    case Route::kRolloutStart:
+    case Route::kRolloutPromote:
+    case Route::kRolloutRollback:
       return "POST";
     default:
       return "GET";
@@ -151,6 +170,14 @@ std::string_view RouteName(Route route) {
       return "/api/v1/slo/{name}";
     case Route::kFeedback:
       return "/api/v1/fraud/feedback";
+    case Route::kRolloutStatus:
+      return "/api/v1/rollout";
+    case Route::kRolloutStart:
+      return "/api/v1/admin/rollout";
+    case Route::kRolloutPromote:
+      return "/api/v1/admin/rollout/promote";
+    case Route::kRolloutRollback:
+      return "/api/v1/admin/rollout/rollback";
     case Route::kUnknown:
       return "other";
   }
@@ -236,6 +263,39 @@ FraudService::FraudService(ServiceDependencies dependencies, int workers)
                              .WithLabels({});
   ready_gauge_ =
       &metrics.AddGauge("fraudguard_ready", "1 when the service accepts traffic.").WithLabels({});
+  injected_faults_ = &metrics
+                          .AddCounter("fraudguard_testing_injected_faults_total",
+                                      "Scoring requests failed on purpose by the test-only "
+                                      "--testing-error-ratio setting (0 in production).")
+                          .WithLabels({});
+  metrics
+      .AddGauge("fraudguard_testing_faults_enabled",
+                "1 when a test-only fault setting (--testing-*) is on; must be 0 in production.")
+      .WithLabels({})
+      .Set(deps_.config->testing_added_latency_ms > 0 || deps_.config->testing_error_ratio > 0 ? 1
+                                                                                               : 0);
+}
+
+bool FraudService::InjectTestingFault(http::Response& response) {
+  const ServeConfig& config = *deps_.config;
+  if (config.testing_added_latency_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(config.testing_added_latency_ms));
+  }
+  if (config.testing_error_ratio <= 0) {
+    return false;
+  }
+  // Deterministic spread: request n fails when n * ratio crosses an integer, so that any run of
+  // requests fails the configured share, give or take one.
+  const uint64_t n = fault_requests_.fetch_add(1, std::memory_order_relaxed);
+  const auto before = static_cast<uint64_t>(static_cast<double>(n) * config.testing_error_ratio);
+  const auto after = static_cast<uint64_t>(static_cast<double>(n + 1) * config.testing_error_ratio);
+  if (after == before) {
+    return false;
+  }
+  injected_faults_->Increment();
+  http::SetJsonError(response, 500, "injected_fault",
+                     "failed on purpose by the test-only --testing-error-ratio setting");
+  return true;
 }
 
 void FraudService::CountRequest(Route route, int status, double seconds) {
@@ -296,12 +356,12 @@ void FraudService::Dispatch(Route route,
       HandleApiHealth(response);
       return;
     case Route::kAnalyze:
-      if (Authorize(request, Role::kScore, response)) {
+      if (Authorize(request, Role::kScore, response) && !InjectTestingFault(response)) {
         HandleAnalyze(request, response, worker);
       }
       return;
     case Route::kAnalyzeBatch:
-      if (Authorize(request, Role::kScore, response)) {
+      if (Authorize(request, Role::kScore, response) && !InjectTestingFault(response)) {
         HandleAnalyzeBatch(request, response, worker);
       }
       return;
@@ -331,6 +391,18 @@ void FraudService::Dispatch(Route route,
       // needs the admin role; a key for a chargeback feed can carry admin alone.
       if (Authorize(request, Role::kAdmin, response)) {
         HandleFeedback(request, response, worker);
+      }
+      return;
+    case Route::kRolloutStatus:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleRollout(route, request, response);
+      }
+      return;
+    case Route::kRolloutStart:
+    case Route::kRolloutPromote:
+    case Route::kRolloutRollback:
+      if (Authorize(request, Role::kAdmin, response)) {
+        HandleRollout(route, request, response);
       }
       return;
     case Route::kUnknown:
@@ -377,7 +449,16 @@ bool FraudService::Authorize(const http::Request& request, Role role, http::Resp
 bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::string& out) {
   WorkerState& state = *workers_[static_cast<size_t>(worker)];
   Decision& decision = state.decision;
-  deps_.scorer->Score(txn, worker, decision);
+  const rollout::RolloutRoute rollout_route =
+      deps_.rollout != nullptr ? deps_.rollout->Route(txn.card_id) : rollout::RolloutRoute{};
+  if (rollout_route.candidate) {
+    deps_.scorer->ScoreWithCandidate(txn, worker, *rollout_route.candidate,
+                                     rollout_route.serve_candidate, decision, state.other_decision);
+    deps_.rollout->Record(rollout_route, decision, deps_.scorer->last_inference_ns(worker),
+                          state.other_decision, deps_.scorer->last_other_inference_ns(worker));
+  } else {
+    deps_.scorer->Score(txn, worker, decision);
+  }
 
   const size_t json_start = out.size();
   AppendDecisionJson(decision, out);
@@ -404,7 +485,11 @@ bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::strin
   }
 
   if (deps_.drift != nullptr) {
-    deps_.drift->Observe(worker, decision.risk_score, deps_.scorer->last_features(worker),
+    // Drift is measured for the active model, against its reference, whichever model served.
+    const Decision& active = rollout_route.candidate != nullptr && rollout_route.serve_candidate
+                                 ? state.other_decision
+                                 : decision;
+    deps_.drift->Observe(worker, active.risk_score, deps_.scorer->last_features(worker),
                          decided_ms);
   }
   transactions_total_->Increment();
@@ -725,6 +810,112 @@ void FraudService::HandleSlo(Route route, const http::Request& request, http::Re
       AppendSloReportJson(report, response.body);
     }
   }
+}
+
+void FraudService::HandleRollout(Route route,
+                                 const http::Request& request,
+                                 http::Response& response) {
+  if (deps_.rollout == nullptr || !deps_.load_candidate) {
+    http::SetJsonError(response, 503, "rollout_unavailable", "model rollout is not configured");
+    return;
+  }
+  if (route == Route::kRolloutPromote || route == Route::kRolloutRollback) {
+    const bool promote = route == Route::kRolloutPromote;
+    const Status status = promote ? deps_.rollout->Promote("promoted by an operator")
+                                  : deps_.rollout->Rollback("rolled back by an operator");
+    if (!status) {
+      http::SetJsonError(response, 409, "rollout_conflict", status.error());
+      return;
+    }
+  } else if (route == Route::kRolloutStart) {
+    simdjson::dom::parser parser;
+    simdjson::dom::object body;
+    if (request.body.size() > 4096 ||
+        parser.parse(request.body.data(), request.body.size()).get(body) != simdjson::SUCCESS) {
+      http::SetJsonError(response, 400, "malformed_json",
+                         "the body must be a JSON object of at most 4096 bytes");
+      return;
+    }
+    std::string model;
+    rollout::RolloutTiming timing;
+    bool phase_given = false;
+    for (const auto field : body) {
+      const std::string_view key = field.key;
+      std::string_view text;
+      if (field.value.get(text) != simdjson::SUCCESS) {
+        http::SetJsonError(response, 400, "invalid_field", std::string(key) + " must be a string",
+                           std::string(key));
+        return;
+      }
+      if (key == "model") {
+        // A file name in the directory of the configured model, never a path.
+        if (text.empty() || text.size() > 128 || text.find('/') != std::string_view::npos ||
+            text.front() == '.') {
+          http::SetJsonError(response, 400, "invalid_field",
+                             "model must be a file name (at most 128 characters, no '/', not "
+                             "starting with '.') in the directory of the active model",
+                             "model");
+          return;
+        }
+        model = std::string(text);
+        continue;
+      }
+      int64_t* target = key == "shadow"     ? &timing.shadow_ms
+                        : key == "phase"    ? &timing.phase_ms
+                        : key == "interval" ? &timing.interval_ms
+                                            : nullptr;
+      if (target == nullptr) {
+        http::SetJsonError(response, 400, "invalid_field",
+                           "unknown field; the fields are model, shadow, phase and interval",
+                           std::string(key));
+        return;
+      }
+      auto duration = rollout::ParseDurationMillis(text);
+      if (!duration) {
+        http::SetJsonError(response, 400, "invalid_field", duration.error(), std::string(key));
+        return;
+      }
+      *target = *duration;
+      phase_given = phase_given || key == "phase";
+    }
+    if (model.empty()) {
+      http::SetJsonError(response, 400, "missing_field", "model is required", "model");
+      return;
+    }
+    constexpr int64_t kWeekMs = 7LL * 24 * 3600 * 1000;
+    if (timing.interval_ms < 100 || timing.interval_ms > 3'600'000) {
+      http::SetJsonError(response, 400, "invalid_field", "interval must be from 100ms to 1h",
+                         "interval");
+      return;
+    }
+    // Each phase must hold enough intervals for the judge to tell the models apart.
+    const int64_t shortest = timing.interval_ms * static_cast<int64_t>(rollout::kMinIntervals);
+    if (timing.shadow_ms < shortest || timing.shadow_ms > kWeekMs) {
+      http::SetJsonError(response, 400, "invalid_field",
+                         "shadow must hold at least " + std::to_string(rollout::kMinIntervals) +
+                             " intervals and last at most 7 days",
+                         "shadow");
+      return;
+    }
+    if (phase_given && (timing.phase_ms < shortest || timing.phase_ms > kWeekMs)) {
+      http::SetJsonError(response, 400, "invalid_field",
+                         "phase must hold at least " + std::to_string(rollout::kMinIntervals) +
+                             " intervals and last at most 7 days",
+                         "phase");
+      return;
+    }
+    auto candidate = deps_.load_candidate(model);
+    if (!candidate) {
+      http::SetJsonError(response, 422, "model_invalid", candidate.error(), "model");
+      return;
+    }
+    if (auto started = deps_.rollout->Start(std::move(candidate).value(), timing); !started) {
+      http::SetJsonError(response, 409, "rollout_conflict", started.error());
+      return;
+    }
+    response.status = 202;
+  }
+  deps_.rollout->AppendStatusJson(response.body);
 }
 
 // TODO: when the feature log write fails the responses of this iteration are already built and

@@ -17,6 +17,7 @@
 #include "evaluation/accuracy_tracker.h"
 #include "evaluation/drift.h"
 #include "features/feature_store.h"
+#include "rollout/model_rollout.h"
 #include "scoring/scorer.h"
 #include "security/api_keys.h"
 #include "slo/sli_recorder.h"
@@ -41,6 +42,10 @@ enum class Route : uint8_t {
   kSlo,
   kSloByName,
   kFeedback,
+  kRolloutStatus,
+  kRolloutStart,
+  kRolloutPromote,
+  kRolloutRollback,
   kUnknown,
 };
 inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
@@ -62,6 +67,10 @@ struct ServiceDependencies {
   LabelStore* labels = nullptr;
   AccuracyTracker* accuracy = nullptr;  // fed every new label
   DriftMonitor* drift = nullptr;        // fed every scored transaction; optional
+  // Both null: the rollout routes answer 503. `load_candidate` loads a model file by its name in
+  // the directory of the configured model (never an arbitrary path).
+  rollout::ModelRollout* rollout = nullptr;
+  std::function<Result<std::shared_ptr<const LoadedModel>>(const std::string&)> load_candidate;
 };
 
 class FraudService final : public http::RequestHandler {
@@ -84,6 +93,7 @@ private:
     Transaction transaction;
     std::vector<Transaction> batch;
     Decision decision;
+    Decision other_decision;       // the decision not served, while a candidate model is held
     bool journal_failing = false;  // the last crash journal write failed
   };
 
@@ -98,9 +108,13 @@ private:
   void HandleReload(http::Response& response);
   void HandleSlo(Route route, const http::Request& request, http::Response& response);
   void HandleFeedback(const http::Request& request, http::Response& response, int worker);
+  void HandleRollout(Route route, const http::Request& request, http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   void CountRequest(Route route, int status, double seconds);
+  // The test-only faults of ServeConfig: waits the added latency, and true (with a 500 filled
+  // in) when this request is one of the share to fail.
+  bool InjectTestingFault(http::Response& response);
 
   ServiceDependencies deps_;
   int64_t started_ms_;
@@ -124,6 +138,8 @@ private:
   Family<Counter>* feedback_total_;
   Counter* label_store_errors_;
   Gauge* ready_gauge_;
+  Counter* injected_faults_;
+  std::atomic<uint64_t> fault_requests_{0};  // scoring requests seen while faults are on
 };
 
 std::string_view RouteName(Route route);

@@ -15,6 +15,7 @@
 #include "cli/serve.h"
 #include "cli/train.h"
 #include "core/log.h"
+#include "rollout/rollout_cli.h"
 #include "security/api_keys.h"
 #include "sim/csv.h"
 #include "sim/progress_bar.h"
@@ -37,11 +38,14 @@ struct ServeFlags {
   std::optional<std::string> keys;
   std::optional<std::string> log_level;
   std::optional<std::string> slo_config;
+  std::optional<std::string> canary_config;
   std::optional<int64_t> max_body_bytes;
   std::optional<int64_t> max_batch_items;
   std::optional<int64_t> request_timeout_ms;
   std::optional<int64_t> feature_max_keys;
   std::optional<int64_t> snapshot_interval_seconds;
+  std::optional<int64_t> testing_added_latency_ms;
+  std::optional<double> testing_error_ratio;
 };
 
 void AddServe(CLI::App& app, ServeFlags& flags) {
@@ -56,6 +60,8 @@ void AddServe(CLI::App& app, ServeFlags& flags) {
   serve->add_option("--keys", flags.keys, "API keys file; required off loopback");
   serve->add_option("--log-level", flags.log_level, "debug, info, warn or error");
   serve->add_option("--slo-config", flags.slo_config, "SLO definitions (default: built-in)");
+  serve->add_option("--canary-config", flags.canary_config,
+                    "Model rollout phases and judge settings (default: built-in)");
   serve->add_option("--max-body-bytes", flags.max_body_bytes, "Largest request body accepted");
   serve->add_option("--max-batch-items", flags.max_batch_items, "Most transactions per batch");
   serve->add_option("--request-timeout-ms", flags.request_timeout_ms,
@@ -65,6 +71,10 @@ void AddServe(CLI::App& app, ServeFlags& flags) {
   serve->add_option("--snapshot-interval-seconds", flags.snapshot_interval_seconds,
                     "How often the feature state is snapshotted");
   serve->add_option("--port-file", flags.port_file, "Write the bound port here once ready");
+  serve->add_option("--testing-added-latency-ms", flags.testing_added_latency_ms,
+                    "TESTS ONLY: delay every scoring request by this much (default 0)");
+  serve->add_option("--testing-error-ratio", flags.testing_error_ratio,
+                    "TESTS ONLY: answer this share of scoring requests 500 (default 0)");
 }
 
 int RunServeCommand(const ServeFlags& flags) {
@@ -89,11 +99,14 @@ int RunServeCommand(const ServeFlags& flags) {
   apply(flags.keys, config.keys_path);
   apply(flags.log_level, config.log_level);
   apply(flags.slo_config, config.slo_config_path);
+  apply(flags.canary_config, config.canary_config_path);
   apply(flags.max_body_bytes, config.max_body_bytes);
   apply(flags.max_batch_items, config.max_batch_items);
   apply(flags.request_timeout_ms, config.request_timeout_ms);
   apply(flags.feature_max_keys, config.feature_max_keys);
   apply(flags.snapshot_interval_seconds, config.snapshot_interval_seconds);
+  apply(flags.testing_added_latency_ms, config.testing_added_latency_ms);
+  apply(flags.testing_error_ratio, config.testing_error_ratio);
   return RunServe(config, flags.port_file);
 }
 
@@ -270,6 +283,8 @@ int RunCli(int argc, char** argv) {
 
   SloCommands slo(app, RouteLabels());
 
+  rollout::RolloutCommands rollout_commands(app);
+
   CLI11_PARSE(app, argc, argv);
 
   if (capacity_command.Parsed()) {
@@ -284,6 +299,9 @@ int RunCli(int argc, char** argv) {
   }
   if (slo.parsed()) {
     return slo.Run();
+  }
+  if (rollout_commands.parsed()) {
+    return rollout_commands.Run();
   }
   if (app.got_subcommand("simulate")) {
     return RunSimulate(simulate_flags);

@@ -13,6 +13,8 @@
 #include "core/log.h"
 #include "evaluation/accuracy_tracker.h"
 #include "evaluation/drift.h"
+#include "rollout/canary_config.h"
+#include "rollout/model_rollout.h"
 #include "slo/slo_config.h"
 #include "slo/slo_tracker.h"
 #include "storage/label_store.h"
@@ -76,6 +78,13 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
       .Field("max_body_bytes", config.max_body_bytes)
       .Field("max_batch_items", config.max_batch_items)
       .Field("feature_max_keys", config.feature_max_keys);
+
+  if (config.testing_added_latency_ms > 0 || config.testing_error_ratio > 0) {
+    LogWarn("testing_faults_enabled")
+        .Field("reason", "test-only settings make this server worse on purpose")
+        .Field("added_latency_ms", config.testing_added_latency_ms)
+        .Field("error_ratio", config.testing_error_ratio);
+  }
 
   std::unique_ptr<ApiKeyStore> keys;
   if (!config.keys_path.empty()) {
@@ -278,6 +287,44 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     return OkStatus();
   };
 
+  // A candidate model beside the active one (shadow, canary, promotion); swaps go through the
+  // same Scorer::SetModel as a reload.
+  rollout::CanaryConfig canary_config = rollout::DefaultCanaryConfig();
+  if (!config.canary_config_path.empty()) {
+    auto loaded = rollout::LoadCanaryConfigFile(config.canary_config_path);
+    if (!loaded) {
+      return Fail("canary_config_invalid", loaded.error());
+    }
+    canary_config = std::move(loaded).value();
+  }
+  rollout::ModelRollout model_rollout(
+      scorer, std::move(canary_config), metrics, clock,
+      [&model_info, &scorer, &track_drift](const std::string& previous, const std::string& next) {
+        model_info.WithLabels({previous}).Set(0);
+        model_info.WithLabels({next}).Set(1);
+        // The candidate's reference was checked when it was loaded, so this cannot fail.
+        if (auto tracked = track_drift(*scorer.model()); !tracked) {
+          LogWarn("drift_reference_refused").Field("error", tracked.error());
+        }
+      });
+  const std::string model_directory =
+      std::filesystem::path(config.model_path).parent_path().string();
+  const auto load_candidate =
+      [model_directory](const std::string& name) -> Result<std::shared_ptr<const LoadedModel>> {
+    const std::string path = (model_directory.empty() ? "." : model_directory) + "/" + name;
+    auto candidate = LoadedModel::Load(path);
+    if (!candidate) {
+      LogWarn("rollout_refused").Field("path", path).Field("error", candidate.error());
+      return Error{path + ": " + candidate.error()};
+    }
+    // A candidate must carry a readable drift reference (or none), as a reloaded model must.
+    if (auto reference = ParseDriftReference((*candidate)->file.metadata_json); !reference) {
+      LogWarn("rollout_refused").Field("path", path).Field("error", reference.error());
+      return Error{path + ": " + reference.error()};
+    }
+    return candidate;
+  };
+
   ServiceDependencies dependencies;
   dependencies.config = &config;
   dependencies.scorer = &scorer;
@@ -292,6 +339,8 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   dependencies.labels = labels->get();
   dependencies.accuracy = &accuracy;
   dependencies.drift = &drift;
+  dependencies.rollout = &model_rollout;
+  dependencies.load_candidate = load_candidate;
   FraudService service(dependencies, config.threads);
 
   http::ServerOptions server_options;

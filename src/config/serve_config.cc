@@ -78,9 +78,13 @@ Status LoadServeConfigFile(const std::string& path, ServeConfig& config) {
     return OkStatus();
   }
   const std::map<std::string, Setter> top = {
-      {"data_dir", Bind(config.data_dir)},   {"model", Bind(config.model_path)},
-      {"rules", Bind(config.rules_path)},    {"keys", Bind(config.keys_path)},
-      {"log_level", Bind(config.log_level)}, {"slo_config", Bind(config.slo_config_path)},
+      {"data_dir", Bind(config.data_dir)},
+      {"model", Bind(config.model_path)},
+      {"rules", Bind(config.rules_path)},
+      {"keys", Bind(config.keys_path)},
+      {"log_level", Bind(config.log_level)},
+      {"slo_config", Bind(config.slo_config_path)},
+      {"canary_config", Bind(config.canary_config_path)},
   };
   const std::map<std::string, std::map<std::string, Setter>> sections = {
       {"server",
@@ -140,6 +144,7 @@ Status ValidateServeConfig(const ServeConfig& config) {
       {"decision_log.queue_capacity", {config.decision_queue_capacity, 1, 100'000'000}},
       // Whole multiples of the 5 minute step the window moves in, up to a week.
       {"drift.window_minutes", {config.drift_window_minutes, 5, 7 * 24 * 60}},
+      {"--testing-added-latency-ms", {config.testing_added_latency_ms, 0, 10000}},
   };
   for (const auto& [key, values] : checks) {
     if (auto status = range(key, values[0], values[1], values[2]); !status) {
@@ -154,6 +159,9 @@ Status ValidateServeConfig(const ServeConfig& config) {
   }
   if (!(config.drift_alert_psi > 0) || config.drift_alert_psi > 10) {
     return Error{"config key 'drift.alert_psi': must be above 0 and at most 10"};
+  }
+  if (!(config.testing_error_ratio >= 0 && config.testing_error_ratio <= 1)) {
+    return Error{"config key '--testing-error-ratio': must be from 0 to 1"};
   }
   if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
       config.log_level != "error") {

@@ -29,6 +29,9 @@ struct ServeConfig {
   std::string keys_path;  // empty: no authentication (allowed on loopback only)
   std::string log_level = "info";
   std::string slo_config_path;  // empty: the built-in SLOs (the same as config/slo.yaml)
+  // Phases and judge settings of in-service model rollouts; empty: the built-in ones (the same
+  // as config/canary.yaml).
+  std::string canary_config_path;
 
   // transactions
   double max_amount = 1e9;  // larger amounts are refused as absurd
@@ -46,6 +49,12 @@ struct ServeConfig {
   // model drift (population stability index against the model's validation reference)
   int64_t drift_window_minutes = 60;
   double drift_alert_psi = 0.05;
+  // Test-only faults, off by default and settable by flags only (never from the YAML file), so
+  // that the validation and canary tests can run a server made worse on purpose. They apply to
+  // the two scoring routes: every request waits `testing_added_latency_ms` more, and that share
+  // of requests is answered 500 "injected_fault" without being scored.
+  int64_t testing_added_latency_ms = 0;
+  double testing_error_ratio = 0.0;
 };
 
 // Reads `path` over the defaults in `config`. Errors name the key and the problem.

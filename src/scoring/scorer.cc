@@ -124,10 +124,37 @@ void Scorer::Score(const Transaction& txn, int worker, Decision& out) {
   const int64_t start_ns = MonotonicNanos();
   WorkerState& state = workers_[static_cast<size_t>(worker)];
   Refresh(state);
-  const LoadedModel& model = *state.model;
-
   store_.UpdateAndRead(txn, state.features, worker);
+  Decide(*state.model, txn, state, start_ns, out);
+}
 
+void Scorer::ScoreWithCandidate(const Transaction& txn,
+                                int worker,
+                                const LoadedModel& candidate,
+                                bool serve_candidate,
+                                Decision& served,
+                                Decision& other) {
+  const int64_t start_ns = MonotonicNanos();
+  WorkerState& state = workers_[static_cast<size_t>(worker)];
+  Refresh(state);
+  store_.UpdateAndRead(txn, state.features, worker);
+  const LoadedModel& active = *state.model;
+  // The served decision is computed last so that last_inference_ns is the served model's.
+  Decide(serve_candidate ? active : candidate, txn, state, MonotonicNanos(), other);
+  state.last_other_inference_ns = state.last_inference_ns;
+  Decide(serve_candidate ? candidate : active, txn, state, start_ns, served);
+}
+
+void Scorer::Decide(const LoadedModel& model,
+                    const Transaction& txn,
+                    WorkerState& state,
+                    int64_t start_ns,
+                    Decision& out) {
+  // A candidate may have another number of inputs than the active model.
+  if (state.inputs.size() != model.input_slots.size()) {
+    state.inputs.assign(model.input_slots.size(), 0.0F);
+    state.contributions.assign(model.input_slots.size() + 1, 0.0F);
+  }
   const int64_t inference_start_ns = MonotonicNanos();
   for (size_t i = 0; i < model.input_slots.size(); ++i) {
     state.inputs[i] = state.features[model.input_slots[i]];

@@ -65,6 +65,16 @@ public:
   // the feature store's log buffer; one thread per worker index at a time.
   void Score(const Transaction& txn, int worker, Decision& out);
 
+  // For a model rollout: updates the feature state once and decides with both the active model
+  // and `candidate` from the same features. `served` gets the candidate's decision when
+  // `serve_candidate`, else the active model's; `other` gets the remaining one.
+  void ScoreWithCandidate(const Transaction& txn,
+                          int worker,
+                          const LoadedModel& candidate,
+                          bool serve_candidate,
+                          Decision& served,
+                          Decision& other);
+
   // Atomically replaces the model or the rules; requests already running finish with the old.
   void SetModel(std::shared_ptr<const LoadedModel> model);
   void SetRules(std::shared_ptr<const RuleSet> rules);
@@ -75,6 +85,10 @@ public:
   int64_t last_inference_ns(int worker) const { return workers_[worker].last_inference_ns; }
   // The feature vector of the last Score call on `worker` (schema order).
   const FeatureVector& last_features(int worker) const { return workers_[worker].features; }
+  // After ScoreWithCandidate: the inference time of the decision that was not served.
+  int64_t last_other_inference_ns(int worker) const {
+    return workers_[worker].last_other_inference_ns;
+  }
 
 private:
   // Per-worker state on its own cache line: scratch buffers and the worker's copy of the
@@ -87,9 +101,16 @@ private:
     std::vector<float> inputs;
     std::vector<float> contributions;
     int64_t last_inference_ns = 0;
+    int64_t last_other_inference_ns = 0;
   };
 
   void Refresh(WorkerState& state);
+  // Decides from the features already in `state`; sets out.server_time_us from `start_ns`.
+  void Decide(const LoadedModel& model,
+              const Transaction& txn,
+              WorkerState& state,
+              int64_t start_ns,
+              Decision& out);
 
   FeatureStore& store_;
   mutable std::mutex swap_mutex_;
