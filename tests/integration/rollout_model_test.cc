@@ -248,6 +248,13 @@ TEST(ModelRollout, AGoodCandidateGoesThroughEveryPhaseToPromotion) {
   EXPECT_NE(metrics->body.find(std::string(R"(fraudguard_model_info{version=")") + kActiveVersion +
                                "\"} 0"),
             std::string::npos);
+  // Drift follows the promotion: a fresh window for the new model, counting only what it
+  // scored since.
+  EXPECT_NE(metrics->body.find(R"(fraudguard_drift_observations{model_name="good-candidate"} )"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(server.Logs().find(R"("event":"drift_tracking","model_version":"good-candidate")"),
+            std::string::npos);
   EXPECT_EQ(server.StopWith(SIGTERM), 0);
 }
 
