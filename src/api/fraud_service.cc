@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "api/incident_codec.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 
@@ -35,6 +36,8 @@ constexpr std::string_view kJob = "fraud-api";
 constexpr std::string_view kDecisionPrefix = "/api/v1/fraud/decisions/";
 constexpr std::string_view kFeaturesPrefix = "/api/v1/features/";
 constexpr std::string_view kSloPrefix = "/api/v1/slo/";
+constexpr std::string_view kIncidentPrefix = "/api/v1/incidents/";
+constexpr size_t kMaxIncidentsListed = 1000;
 
 // Exact paths first; the two prefixed routes are matched after.
 Route MatchRoute(std::string_view path) {
@@ -65,6 +68,17 @@ Route MatchRoute(std::string_view path) {
   if (path == "/api/v1/slo") {
     return Route::kSlo;
   }
+  if (path == "/api/v1/incidents") {
+    return Route::kIncidents;
+  }
+  if (path == "/api/v1/alerts") {
+    return Route::kAlerts;
+  }
+  if (path.size() > kIncidentPrefix.size() && path.rfind(kIncidentPrefix, 0) == 0) {
+    return path.find('/', kIncidentPrefix.size()) == std::string_view::npos
+               ? Route::kIncident
+               : Route::kIncidentAction;
+  }
   if (path.size() > kSloPrefix.size() && path.rfind(kSloPrefix, 0) == 0) {
     return Route::kSloByName;
   }
@@ -83,10 +97,37 @@ std::string_view RouteMethod(Route route) {
     case Route::kAnalyzeBatch:
     case Route::kAdminReload:
     case Route::kFeedback:
+    case Route::kIncidentAction:
       return "POST";
+    case Route::kIncidents:
+      return "GET, POST";
     default:
       return "GET";
   }
+}
+
+bool RouteAccepts(Route route, std::string_view method) {
+  if (route == Route::kIncidents) {
+    return method == "GET" || method == "POST";
+  }
+  return method == RouteMethod(route);
+}
+
+// The value of `key` in a query string such as "state=open&limit=10"; empty when absent.
+std::string_view QueryValue(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    query.remove_prefix(amp + 1);
+  }
+  return {};
 }
 
 // Decodes %XX escapes in a path segment; false on a malformed escape.
@@ -151,6 +192,14 @@ std::string_view RouteName(Route route) {
       return "/api/v1/slo/{name}";
     case Route::kFeedback:
       return "/api/v1/fraud/feedback";
+    case Route::kIncidents:
+      return "/api/v1/incidents";
+    case Route::kIncident:
+      return "/api/v1/incidents/{id}";
+    case Route::kIncidentAction:
+      return "/api/v1/incidents/{id}/{action}";
+    case Route::kAlerts:
+      return "/api/v1/alerts";
     case Route::kUnknown:
       return "other";
   }
@@ -260,7 +309,7 @@ void FraudService::Handle(const http::Request& request, http::Response& response
   if (route == Route::kUnknown) {
     http::SetJsonError(response, 404, "not_found",
                        "no route " + std::string(request.path) + "; see docs/api.md");
-  } else if (request.method != RouteMethod(route)) {
+  } else if (!RouteAccepts(route, request.method)) {
     http::SetJsonError(
         response, 405, "method_not_allowed",
         std::string(RouteName(route)) + " accepts " + std::string(RouteMethod(route)) + " only");
@@ -333,13 +382,31 @@ void FraudService::Dispatch(Route route,
         HandleFeedback(request, response, worker);
       }
       return;
+    case Route::kIncidents:
+    case Route::kIncident:
+      HandleIncidents(route, request, response);
+      return;
+    case Route::kIncidentAction:
+      HandleIncidentAction(request, response);
+      return;
+    case Route::kAlerts:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleAlerts(response);
+      }
+      return;
     case Route::kUnknown:
       return;
   }
 }
 
-bool FraudService::Authorize(const http::Request& request, Role role, http::Response& response) {
+bool FraudService::Authorize(const http::Request& request,
+                             Role role,
+                             http::Response& response,
+                             std::string* actor) {
   if (deps_.keys == nullptr) {
+    if (actor != nullptr) {
+      *actor = "anonymous";
+    }
     return true;
   }
   std::string_view key = request.GetHeader("X-API-Key");
@@ -370,6 +437,9 @@ bool FraudService::Authorize(const http::Request& request, Role role, http::Resp
     http::SetJsonError(response, 403, "forbidden",
                        "the key '" + principal->name + "' lacks the " + role_name + " role");
     return false;
+  }
+  if (actor != nullptr) {
+    *actor = principal->name;
   }
   return true;
 }
@@ -720,6 +790,197 @@ void FraudService::HandleSlo(Route route, const http::Request& request, http::Re
       AppendSloReportJson(report, response.body);
     }
   }
+}
+
+namespace {
+
+void SetIncidentFailure(http::Response& response, EngineFailure failure, const std::string& why) {
+  switch (failure) {
+    case EngineFailure::kNotFound:
+      http::SetJsonError(response, 404, "not_found", why, "id");
+      return;
+    case EngineFailure::kConflict:
+      http::SetJsonError(response, 409, "conflict", why);
+      return;
+    default:
+      http::SetJsonError(response, 503, "incidents_unavailable", why);
+      return;
+  }
+}
+
+void AppendIncidentResponse(const Incident& incident,
+                            const PlaybookSet& playbooks,
+                            int64_t now_ms,
+                            std::string& out) {
+  out += "{\"incident\":";
+  AppendIncidentJson(incident, now_ms, out);
+  out += ",\"playbook\":";
+  if (const Playbook* playbook = playbooks.Find(incident.playbook)) {
+    AppendPlaybookJson(*playbook, out);
+  } else {
+    out += "null";
+  }
+  out += "}";
+}
+
+}  // namespace
+
+void FraudService::HandleIncidents(Route route,
+                                   const http::Request& request,
+                                   http::Response& response) {
+  const bool write = request.method == "POST";
+  std::string actor;
+  if (!Authorize(request, write ? Role::kAdmin : Role::kRead, response, &actor)) {
+    return;
+  }
+  if (deps_.incidents == nullptr) {
+    http::SetJsonError(response, 503, "incidents_unavailable", "incidents are not tracked");
+    return;
+  }
+  IncidentEngine& engine = *deps_.incidents;
+  const int64_t now_ms = deps_.clock->NowMillis();
+  if (route == Route::kIncident) {
+    int64_t id = 0;
+    if (!ParseIncidentId(request.path.substr(kIncidentPrefix.size()), id)) {
+      http::SetJsonError(response, 400, "invalid_field",
+                         "the incident id must be a positive integer", "id");
+      return;
+    }
+    auto incident = engine.Get(id);
+    if (!incident) {
+      http::SetJsonError(response, 404, "not_found", "no incident " + std::to_string(id), "id");
+      return;
+    }
+    AppendIncidentResponse(*incident, engine.playbooks(), now_ms, response.body);
+    return;
+  }
+  if (write) {
+    ManualIncident manual;
+    RequestError error;
+    if (!DecodeManualIncident(request.body, manual, error)) {
+      http::SetJsonError(response, 400, error.code, error.message, error.field);
+      return;
+    }
+    auto created = engine.Create(manual, actor);
+    if (!created) {
+      http::SetJsonError(response, 503, "incidents_unavailable", created.error());
+      return;
+    }
+    response.status = 201;
+    AppendIncidentResponse(*created, engine.playbooks(), now_ms, response.body);
+    return;
+  }
+  const std::string_view state = QueryValue(request.query, "state");
+  if (!state.empty() && state != "open" && state != "all") {
+    http::SetJsonError(response, 400, "invalid_field", R"(state must be "open" or "all")", "state");
+    return;
+  }
+  size_t limit = 100;
+  const std::string_view limit_text = QueryValue(request.query, "limit");
+  if (!limit_text.empty()) {
+    int64_t parsed = 0;
+    if (!ParseIncidentId(limit_text, parsed) ||
+        parsed > static_cast<int64_t>(kMaxIncidentsListed)) {
+      http::SetJsonError(
+          response, 400, "invalid_field",
+          "limit must be an integer from 1 to " + std::to_string(kMaxIncidentsListed), "limit");
+      return;
+    }
+    limit = static_cast<size_t>(parsed);
+  }
+  JsonWriter json(response.body);
+  json.BeginObject().Field("generated_at_ms", now_ms).Key("incidents").BeginArray();
+  for (const Incident& incident : engine.List(state == "open", limit)) {
+    std::string item;
+    AppendIncidentJson(incident, now_ms, item);
+    json.Raw(item);
+  }
+  json.EndArray().EndObject();
+}
+
+void FraudService::HandleIncidentAction(const http::Request& request, http::Response& response) {
+  std::string actor;
+  if (!Authorize(request, Role::kAdmin, response, &actor)) {
+    return;
+  }
+  if (deps_.incidents == nullptr) {
+    http::SetJsonError(response, 503, "incidents_unavailable", "incidents are not tracked");
+    return;
+  }
+  const std::string_view rest = request.path.substr(kIncidentPrefix.size());
+  const size_t slash = rest.find('/');
+  const std::string_view action = rest.substr(slash + 1);
+  int64_t id = 0;
+  if (!ParseIncidentId(rest.substr(0, slash), id)) {
+    http::SetJsonError(response, 400, "invalid_field", "the incident id must be a positive integer",
+                       "id");
+    return;
+  }
+  IncidentEngine& engine = *deps_.incidents;
+  RequestError error;
+  EngineFailure failure = EngineFailure::kNone;
+  std::optional<Result<Incident>> result;
+  if (action == "acknowledge") {
+    std::string note;
+    if (!DecodeAcknowledge(request.body, note, error)) {
+      http::SetJsonError(response, 400, error.code, error.message, error.field);
+      return;
+    }
+    result = engine.Acknowledge(id, actor, failure);
+    if (*result && !note.empty()) {
+      result = engine.AddNote(id, actor, note, failure);
+    }
+  } else if (action == "state") {
+    IncidentState state = IncidentState::kInvestigating;
+    std::string note;
+    if (!DecodeStateChange(request.body, state, note, error)) {
+      http::SetJsonError(response, 400, error.code, error.message, error.field);
+      return;
+    }
+    result = engine.ChangeState(id, state, actor, note, failure);
+  } else if (action == "notes") {
+    std::string text;
+    if (!DecodeNote(request.body, text, error)) {
+      http::SetJsonError(response, 400, error.code, error.message, error.field);
+      return;
+    }
+    result = engine.AddNote(id, actor, text, failure);
+  } else {
+    http::SetJsonError(response, 404, "not_found",
+                       "no incident action '" + std::string(action.substr(0, 64)) +
+                           "'; use acknowledge, state or notes");
+    return;
+  }
+  if (!*result) {
+    SetIncidentFailure(response, failure, result->error());
+    return;
+  }
+  AppendIncidentResponse(**result, engine.playbooks(), deps_.clock->NowMillis(), response.body);
+}
+
+void FraudService::HandleAlerts(http::Response& response) {
+  const AlertEvaluator* alerts = alerts_.load();
+  if (alerts == nullptr) {
+    http::SetJsonError(response, 503, "alerts_unavailable", "the alert evaluator is not running");
+    return;
+  }
+  JsonWriter json(response.body);
+  json.BeginObject().Field("generated_at_ms", deps_.clock->NowMillis()).Key("alerts").BeginArray();
+  for (const RuleStatus& status : alerts->Statuses()) {
+    json.BeginObject()
+        .Field("name", status.name)
+        .Field("condition", status.condition)
+        .Field("state", RuleStateName(status.state))
+        .Field("value", status.value)
+        .Field("active_since_ms", status.active_since_ms)
+        .Key("labels")
+        .BeginObject();
+    for (const auto& [key, value] : status.labels) {
+      json.Field(key, value);
+    }
+    json.EndObject().EndObject();
+  }
+  json.EndArray().EndObject();
 }
 
 // TODO: when the feature log write fails the responses of this iteration are already built and

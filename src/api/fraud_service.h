@@ -16,6 +16,8 @@
 #include "config/serve_config.h"
 #include "evaluation/accuracy_tracker.h"
 #include "features/feature_store.h"
+#include "incidents/alert_evaluator.h"
+#include "incidents/incident_engine.h"
 #include "scoring/scorer.h"
 #include "security/api_keys.h"
 #include "slo/sli_recorder.h"
@@ -40,6 +42,10 @@ enum class Route : uint8_t {
   kSlo,
   kSloByName,
   kFeedback,
+  kIncidents,
+  kIncident,
+  kIncidentAction,
+  kAlerts,
   kUnknown,
 };
 inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
@@ -60,6 +66,8 @@ struct ServiceDependencies {
   // Both null: POST /api/v1/fraud/feedback answers 503. Labels join the decision log by id.
   LabelStore* labels = nullptr;
   AccuracyTracker* accuracy = nullptr;  // fed every new label
+  // Null: the incident routes answer 503.
+  IncidentEngine* incidents = nullptr;
 };
 
 class FraudService final : public http::RequestHandler {
@@ -73,6 +81,9 @@ public:
   // /ready answers 503 until MarkReady and again once draining starts.
   void MarkReady() { ready_.store(true); }
   void StartDraining() { draining_.store(true); }
+  // The built-in alert evaluator, for GET /api/v1/alerts (made after the service, as it
+  // measures the server's connections).
+  void SetAlertEvaluator(const AlertEvaluator* alerts) { alerts_.store(alerts); }
 
 private:
   struct alignas(64) WorkerState {
@@ -87,7 +98,11 @@ private:
 
   void Dispatch(Route route, const http::Request& request, http::Response& response, int worker);
   // Checks the caller's key for `role`; on failure fills a 401 or 403 response.
-  bool Authorize(const http::Request& request, Role role, http::Response& response);
+  // `actor`, when given, receives the key's name ("anonymous" without authentication).
+  bool Authorize(const http::Request& request,
+                 Role role,
+                 http::Response& response,
+                 std::string* actor = nullptr);
   void HandleAnalyze(const http::Request& request, http::Response& response, int worker);
   void HandleAnalyzeBatch(const http::Request& request, http::Response& response, int worker);
   void HandleDecision(const http::Request& request, http::Response& response);
@@ -96,6 +111,9 @@ private:
   void HandleReload(http::Response& response);
   void HandleSlo(Route route, const http::Request& request, http::Response& response);
   void HandleFeedback(const http::Request& request, http::Response& response, int worker);
+  void HandleIncidents(Route route, const http::Request& request, http::Response& response);
+  void HandleIncidentAction(const http::Request& request, http::Response& response);
+  void HandleAlerts(http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   void CountRequest(Route route, int status, double seconds);
@@ -104,6 +122,7 @@ private:
   int64_t started_ms_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<const AlertEvaluator*> alerts_{nullptr};
   std::vector<std::unique_ptr<WorkerState>> workers_;
 
   Family<Counter>* requests_total_;

@@ -78,9 +78,14 @@ Status LoadServeConfigFile(const std::string& path, ServeConfig& config) {
     return OkStatus();
   }
   const std::map<std::string, Setter> top = {
-      {"data_dir", Bind(config.data_dir)},   {"model", Bind(config.model_path)},
-      {"rules", Bind(config.rules_path)},    {"keys", Bind(config.keys_path)},
-      {"log_level", Bind(config.log_level)}, {"slo_config", Bind(config.slo_config_path)},
+      {"data_dir", Bind(config.data_dir)},
+      {"model", Bind(config.model_path)},
+      {"rules", Bind(config.rules_path)},
+      {"keys", Bind(config.keys_path)},
+      {"log_level", Bind(config.log_level)},
+      {"slo_config", Bind(config.slo_config_path)},
+      {"alert_rules", Bind(config.alert_rules_path)},
+      {"playbooks", Bind(config.playbooks_path)},
   };
   const std::map<std::string, std::map<std::string, Setter>> sections = {
       {"server",
