@@ -438,6 +438,21 @@ std::optional<Incident> IncidentEngine::Get(int64_t id) const {
   return found->second;
 }
 
+bool IncidentEngine::AlertFiring(const std::string& fingerprint) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, incident] : incidents_) {
+    if (!incident.open()) {
+      continue;
+    }
+    for (const IncidentAlert& alert : incident.alerts) {
+      if (alert.fingerprint == fingerprint && alert.firing) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::vector<Incident> IncidentEngine::List(bool open_only, size_t limit) const {
   std::lock_guard lock(mutex_);
   std::vector<Incident> out;

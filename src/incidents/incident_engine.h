@@ -91,6 +91,9 @@ public:
                            EngineFailure& failure);
 
   std::optional<Incident> Get(int64_t id) const;
+  // Whether an open incident holds the alert as firing (the evaluator, after a restart, picks up
+  // where the last process left off).
+  bool AlertFiring(const std::string& fingerprint) const;
   // Newest first; `open_only` leaves resolved incidents out; at most `limit`.
   std::vector<Incident> List(bool open_only, size_t limit) const;
   const PlaybookSet& playbooks() const { return playbooks_; }

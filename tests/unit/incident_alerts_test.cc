@@ -199,6 +199,20 @@ TEST_F(AlertScenarioTest, LatencyAccuracyAndConnectionRulesHonourTheirFor) {
   EXPECT_EQ(services, (std::set<std::string>{"fraud-api", "ml-inference"}));
 }
 
+TEST_F(AlertScenarioTest, AFreshEvaluatorResolvesWhatTheLastOneLeftFiring) {
+  StartEvaluator(SpecRules());
+  Traffic(5, 1.0);
+  ASSERT_EQ(engine_->List(false, 10).size(), 1u);
+  ASSERT_EQ(engine_->List(false, 10)[0].state, IncidentState::kInvestigating);
+  // A restart: a new evaluator over the same engine, and the errors are over by then.
+  StartEvaluator(SpecRules());
+  Traffic(7, 0.0);
+  auto incidents = engine_->List(false, 10);
+  ASSERT_EQ(incidents.size(), 1u);
+  EXPECT_EQ(incidents[0].state, IncidentState::kMonitoring);
+  EXPECT_EQ(incidents[0].FiringCount(), 0);
+}
+
 TEST(AlertRulesTest, ShippedFileEqualsTheBuiltIn) {
   std::ifstream in(std::string(FRAUDGUARD_SOURCE_DIR) + "/config/alerts.yaml");
   std::stringstream text;
