@@ -1,7 +1,9 @@
 #include "api/fraud_service.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "api/alertmanager_codec.h"
 #include "api/incident_codec.h"
 #include "core/json_writer.h"
 #include "core/log.h"
@@ -74,6 +76,9 @@ Route MatchRoute(std::string_view path) {
   if (path == "/api/v1/alerts") {
     return Route::kAlerts;
   }
+  if (path == "/api/v1/alerts/alertmanager") {
+    return Route::kAlertmanager;
+  }
   if (path.size() > kIncidentPrefix.size() && path.rfind(kIncidentPrefix, 0) == 0) {
     return path.find('/', kIncidentPrefix.size()) == std::string_view::npos
                ? Route::kIncident
@@ -98,6 +103,7 @@ std::string_view RouteMethod(Route route) {
     case Route::kAdminReload:
     case Route::kFeedback:
     case Route::kIncidentAction:
+    case Route::kAlertmanager:
       return "POST";
     case Route::kIncidents:
       return "GET, POST";
@@ -200,6 +206,8 @@ std::string_view RouteName(Route route) {
       return "/api/v1/incidents/{id}/{action}";
     case Route::kAlerts:
       return "/api/v1/alerts";
+    case Route::kAlertmanager:
+      return "/api/v1/alerts/alertmanager";
     case Route::kUnknown:
       return "other";
   }
@@ -392,6 +400,13 @@ void FraudService::Dispatch(Route route,
     case Route::kAlerts:
       if (Authorize(request, Role::kRead, response)) {
         HandleAlerts(response);
+      }
+      return;
+    case Route::kAlertmanager:
+      // Alerts open incidents: a write, so the admin role (Alertmanager sends the key as a
+      // bearer token, see deploy/alertmanager.yml).
+      if (Authorize(request, Role::kAdmin, response)) {
+        HandleAlertmanager(request, response);
       }
       return;
     case Route::kUnknown:
@@ -956,6 +971,50 @@ void FraudService::HandleIncidentAction(const http::Request& request, http::Resp
     return;
   }
   AppendIncidentResponse(**result, engine.playbooks(), deps_.clock->NowMillis(), response.body);
+}
+
+void FraudService::HandleAlertmanager(const http::Request& request, http::Response& response) {
+  if (deps_.incidents == nullptr) {
+    http::SetJsonError(response, 503, "incidents_unavailable", "incidents are not tracked");
+    return;
+  }
+  AlertmanagerWebhook webhook;
+  RequestError error;
+  if (!DecodeAlertmanagerWebhook(request.body, webhook, error)) {
+    http::SetJsonError(response, 400, error.code, error.message, error.field);
+    return;
+  }
+  if (webhook.truncated_alerts > 0) {
+    LogWarn("alertmanager_alerts_truncated")
+        .Field("group_key", webhook.group_key)
+        .Field("truncated", webhook.truncated_alerts)
+        .Field("effect", "raise max_alerts in the webhook config to see them all");
+  }
+  std::vector<int64_t> ids;
+  uint64_t opened = 0;
+  for (const AlertEvent& event : webhook.alerts) {
+    auto outcome = deps_.incidents->Ingest(event);
+    if (!outcome) {
+      // Alertmanager retries a 5xx; the alerts taken already are recognised by fingerprint.
+      http::SetJsonError(response, 503, "incidents_unavailable", outcome.error());
+      return;
+    }
+    opened += outcome->opened ? 1 : 0;
+    if (outcome->incident_id != 0 &&
+        std::find(ids.begin(), ids.end(), outcome->incident_id) == ids.end()) {
+      ids.push_back(outcome->incident_id);
+    }
+  }
+  JsonWriter json(response.body);
+  json.BeginObject()
+      .Field("received", static_cast<uint64_t>(webhook.alerts.size()))
+      .Field("opened", opened)
+      .Key("incidents")
+      .BeginArray();
+  for (int64_t id : ids) {
+    json.Int(id);
+  }
+  json.EndArray().EndObject();
 }
 
 void FraudService::HandleAlerts(http::Response& response) {

@@ -46,6 +46,7 @@ enum class Route : uint8_t {
   kIncident,
   kIncidentAction,
   kAlerts,
+  kAlertmanager,
   kUnknown,
 };
 inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
@@ -114,6 +115,7 @@ private:
   void HandleIncidents(Route route, const http::Request& request, http::Response& response);
   void HandleIncidentAction(const http::Request& request, http::Response& response);
   void HandleAlerts(http::Response& response);
+  void HandleAlertmanager(const http::Request& request, http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   void CountRequest(Route route, int status, double seconds);
