@@ -79,6 +79,9 @@ Route MatchRoute(std::string_view path) {
   if (path == "/api/v1/alerts/alertmanager") {
     return Route::kAlertmanager;
   }
+  if (path == "/api/v1/notifications") {
+    return Route::kNotifications;
+  }
   if (path.size() > kIncidentPrefix.size() && path.rfind(kIncidentPrefix, 0) == 0) {
     return path.find('/', kIncidentPrefix.size()) == std::string_view::npos
                ? Route::kIncident
@@ -208,6 +211,8 @@ std::string_view RouteName(Route route) {
       return "/api/v1/alerts";
     case Route::kAlertmanager:
       return "/api/v1/alerts/alertmanager";
+    case Route::kNotifications:
+      return "/api/v1/notifications";
     case Route::kUnknown:
       return "other";
   }
@@ -407,6 +412,11 @@ void FraudService::Dispatch(Route route,
       // bearer token, see deploy/alertmanager.yml).
       if (Authorize(request, Role::kAdmin, response)) {
         HandleAlertmanager(request, response);
+      }
+      return;
+    case Route::kNotifications:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleNotifications(request, response);
       }
       return;
     case Route::kUnknown:
@@ -1013,6 +1023,50 @@ void FraudService::HandleAlertmanager(const http::Request& request, http::Respon
       .BeginArray();
   for (int64_t id : ids) {
     json.Int(id);
+  }
+  json.EndArray().EndObject();
+}
+
+void FraudService::HandleNotifications(const http::Request& request, http::Response& response) {
+  if (deps_.notifier == nullptr) {
+    http::SetJsonError(response, 503, "notifications_unavailable", "notifications are not kept");
+    return;
+  }
+  std::string_view state = QueryValue(request.query, "state");
+  if (state.empty()) {
+    state = "undeliverable";
+  }
+  if (state != "undeliverable" && state != "pending" && state != "delivered") {
+    http::SetJsonError(response, 400, "invalid_field",
+                       R"(state must be "undeliverable", "pending" or "delivered")", "state");
+    return;
+  }
+  auto pending = deps_.notifier->Count("pending");
+  auto undeliverable = deps_.notifier->Count("undeliverable");
+  auto entries = deps_.notifier->List(std::string(state), 100);
+  if (!pending || !undeliverable || !entries) {
+    http::SetJsonError(response, 503, "notifications_unavailable",
+                       !entries ? entries.error() : "the outbox cannot be read");
+    return;
+  }
+  JsonWriter json(response.body);
+  json.BeginObject()
+      .Field("pending", *pending)
+      .Field("undeliverable", *undeliverable)
+      .Key("notifications")
+      .BeginArray();
+  for (const OutboxEntry& entry : *entries) {
+    json.BeginObject()
+        .Field("id", entry.id)
+        .Field("target", entry.target)
+        .Field("event", entry.event)
+        .Field("incident_id", entry.incident_id)
+        .Field("created_ms", entry.created_ms)
+        .Field("attempts", entry.attempts)
+        .Field("next_attempt_ms", entry.next_attempt_ms)
+        .Field("state", entry.state)
+        .Field("last_error", entry.last_error)
+        .EndObject();
   }
   json.EndArray().EndObject();
 }

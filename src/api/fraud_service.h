@@ -18,6 +18,7 @@
 #include "features/feature_store.h"
 #include "incidents/alert_evaluator.h"
 #include "incidents/incident_engine.h"
+#include "incidents/notifier.h"
 #include "scoring/scorer.h"
 #include "security/api_keys.h"
 #include "slo/sli_recorder.h"
@@ -47,6 +48,7 @@ enum class Route : uint8_t {
   kIncidentAction,
   kAlerts,
   kAlertmanager,
+  kNotifications,
   kUnknown,
 };
 inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
@@ -69,6 +71,7 @@ struct ServiceDependencies {
   AccuracyTracker* accuracy = nullptr;  // fed every new label
   // Null: the incident routes answer 503.
   IncidentEngine* incidents = nullptr;
+  const Notifier* notifier = nullptr;  // null: /api/v1/notifications answers 503
 };
 
 class FraudService final : public http::RequestHandler {
@@ -116,6 +119,7 @@ private:
   void HandleIncidentAction(const http::Request& request, http::Response& response);
   void HandleAlerts(http::Response& response);
   void HandleAlertmanager(const http::Request& request, http::Response& response);
+  void HandleNotifications(const http::Request& request, http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   void CountRequest(Route route, int status, double seconds);

@@ -40,6 +40,7 @@ struct ServeFlags {
   std::optional<std::string> slo_config;
   std::optional<std::string> alert_rules;
   std::optional<std::string> playbooks;
+  std::optional<std::string> notifications;
   std::optional<int64_t> max_body_bytes;
   std::optional<int64_t> max_batch_items;
   std::optional<int64_t> request_timeout_ms;
@@ -61,6 +62,8 @@ void AddServe(CLI::App& app, ServeFlags& flags) {
   serve->add_option("--slo-config", flags.slo_config, "SLO definitions (default: built-in)");
   serve->add_option("--alert-rules", flags.alert_rules, "Alert rules (default: built-in)");
   serve->add_option("--playbooks", flags.playbooks, "Incident playbooks (default: built-in)");
+  serve->add_option("--notifications", flags.notifications,
+                    "Incident webhooks to notify (default: none)");
   serve->add_option("--max-body-bytes", flags.max_body_bytes, "Largest request body accepted");
   serve->add_option("--max-batch-items", flags.max_batch_items, "Most transactions per batch");
   serve->add_option("--request-timeout-ms", flags.request_timeout_ms,
@@ -96,6 +99,7 @@ int RunServeCommand(const ServeFlags& flags) {
   apply(flags.slo_config, config.slo_config_path);
   apply(flags.alert_rules, config.alert_rules_path);
   apply(flags.playbooks, config.playbooks_path);
+  apply(flags.notifications, config.notifications_path);
   apply(flags.max_body_bytes, config.max_body_bytes);
   apply(flags.max_batch_items, config.max_batch_items);
   apply(flags.request_timeout_ms, config.request_timeout_ms);

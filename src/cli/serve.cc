@@ -15,6 +15,7 @@
 #include "incidents/alert_evaluator.h"
 #include "incidents/alert_rules.h"
 #include "incidents/incident_engine.h"
+#include "incidents/notifier.h"
 #include "incidents/playbook.h"
 #include "slo/slo_config.h"
 #include "slo/slo_tracker.h"
@@ -216,6 +217,28 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   if (!incidents) {
     return Fail("incident_store_unusable", incidents.error());
   }
+  NotifierConfig notifier_config;
+  if (!config.notifications_path.empty()) {
+    auto loaded = LoadNotifierConfigFile(config.notifications_path);
+    if (!loaded) {
+      return Fail("notifications_invalid", loaded.error());
+    }
+    notifier_config = std::move(loaded).value();
+  }
+  auto notifier =
+      Notifier::Open(config.data_dir + "/notifications.db", std::move(notifier_config), clock);
+  if (!notifier) {
+    return Fail("notification_outbox_unusable", notifier.error());
+  }
+  Notifier* outbox = notifier->get();
+  (*incidents)->SetListener([outbox](const std::string& event, const Incident& incident) {
+    if (auto status = outbox->Enqueue(event, incident); !status) {
+      LogError("notification_enqueue_failed")
+          .Field("incident", incident.id)
+          .Field("event", event)
+          .Field("error", status.error());
+    }
+  });
   LogInfo("alert_rules_loaded")
       .Field("path", config.alert_rules_path.empty() ? "(built-in)" : config.alert_rules_path)
       .Field("rules", static_cast<uint64_t>(alert_rules.size()))
@@ -278,6 +301,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   slo_tracker.RegisterMetrics(metrics);
   accuracy.RegisterMetrics(metrics);
   (*incidents)->RegisterMetrics(metrics);
+  outbox->RegisterMetrics(metrics);
 
   std::mutex reload_mutex;
   const auto reload = [&]() -> Status {
@@ -318,6 +342,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   dependencies.labels = labels->get();
   dependencies.accuracy = &accuracy;
   dependencies.incidents = incidents->get();
+  dependencies.notifier = outbox;
   FraudService service(dependencies, config.threads);
 
   http::ServerOptions server_options;
@@ -366,6 +391,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     return Fail("listen_failed", status.error());
   }
   alerts.Start(alert_config.evaluation_interval_ms);
+  outbox->Start();
   service.MarkReady();
   if (!port_file.empty()) {
     const std::string temporary = port_file + ".tmp";
@@ -395,6 +421,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   service.StartDraining();
   server.Stop();
   alerts.Stop();
+  outbox->Stop();
   int exit_code = 0;
   if (auto status = feature_store->Close(); !status) {
     LogError("feature_state_close_failed").Field("error", status.error());

@@ -244,6 +244,7 @@ Result<IngestOutcome> IncidentEngine::Ingest(const AlertEvent& event) {
                   "playbook " + playbook->name + " attached (matched " + event.name + ")");
     }
   }
+  const Severity severity_before = existing != nullptr ? existing->severity : incident.severity;
   UpdateSeverity(incident, now_ms, kEngineActor);
 
   const int firing = incident.FiringCount();
@@ -261,8 +262,12 @@ Result<IngestOutcome> IncidentEngine::Ingest(const AlertEvent& event) {
 
   const Severity severity = incident.severity;
   const IncidentState state = incident.state;
+  const Incident saved = listener_ ? incident : Incident{};
   if (auto status = Commit(std::move(incident)); !status) {
     return Error{status.error()};
+  }
+  if (listener_ && (outcome.opened || severity != severity_before)) {
+    listener_(outcome.opened ? "opened" : "severity", saved);
   }
   if (outcome.opened) {
     ++next_id_;
@@ -305,6 +310,9 @@ Result<Incident> IncidentEngine::Create(const ManualIncident& request, const std
     return Error{status.error()};
   }
   ++next_id_;
+  if (listener_) {
+    listener_("opened", copy);
+  }
   LogInfo("incident_opened")
       .Field("id", copy.id)
       .Field("severity", SeverityName(copy.severity))
@@ -331,10 +339,15 @@ Result<Incident> IncidentEngine::Mutate(
     return Error{problem};
   }
   incident.updated_ms = clock_.NowMillis();
+  const bool resolved =
+      incident.state == IncidentState::kResolved && found->second.state != IncidentState::kResolved;
   Incident copy = incident;
   if (auto status = Commit(std::move(incident)); !status) {
     failure = EngineFailure::kUnavailable;
     return Error{status.error()};
+  }
+  if (resolved && listener_) {
+    listener_("resolved", copy);
   }
   return copy;
 }
@@ -436,6 +449,11 @@ std::optional<Incident> IncidentEngine::Get(int64_t id) const {
     return std::nullopt;
   }
   return found->second;
+}
+
+void IncidentEngine::SetListener(Listener listener) {
+  std::lock_guard lock(mutex_);
+  listener_ = std::move(listener);
 }
 
 bool IncidentEngine::AlertFiring(const std::string& fingerprint) const {

@@ -99,6 +99,10 @@ public:
   const PlaybookSet& playbooks() const { return playbooks_; }
   const Clock& clock() const { return clock_; }
 
+  // Called, after the change is stored, with "opened", "severity" (it rose) or "resolved".
+  using Listener = std::function<void(const std::string& event, const Incident& incident)>;
+  void SetListener(Listener listener);
+
   // fraudguard_incidents_open{severity}, time to acknowledge and to resolve, store errors.
   void RegisterMetrics(MetricsRegistry& metrics);
 
@@ -124,6 +128,7 @@ private:
   std::map<int64_t, Incident> incidents_;
   int64_t next_id_ = 1;
   bool store_failing_ = false;
+  Listener listener_;
 
   Histogram* time_to_acknowledge_ = nullptr;
   Histogram* time_to_resolve_ = nullptr;

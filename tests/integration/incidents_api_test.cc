@@ -288,6 +288,8 @@ TEST_F(IncidentsApiTest, EveryClassOfBadInputIsRefusedAndChangesNothing) {
       {"PUT", incidents + "/1", "", admin_, 405, "method_not_allowed", ""},
       {"GET", incidents + "/1/notes", "", admin_, 405, "method_not_allowed", ""},
       {"POST", "/api/v1/alerts", "", admin_, 405, "method_not_allowed", ""},
+      {"GET", "/api/v1/notifications?state=lost", "", reader_, 400, "invalid_field", "state"},
+      {"GET", "/api/v1/notifications", "", "", 401, "unauthenticated", ""},
   };
   for (const Case& test : cases) {
     SCOPED_TRACE(test.method + " " + test.path + " " + test.body.substr(0, 80));
@@ -315,6 +317,10 @@ TEST_F(IncidentsApiTest, EveryClassOfBadInputIsRefusedAndChangesNothing) {
       Send("POST", incidents + "/" + id + "/state", R"({"state":"MONITORING"})", admin_);
   EXPECT_EQ(conflict.status, 409) << conflict.body;
   EXPECT_EQ(Send("GET", "/health").status, 200);
+  // No webhook targets configured: nothing waits in the outbox.
+  auto outbox = Send("GET", "/api/v1/notifications", "", reader_);
+  ASSERT_EQ(outbox.status, 200) << outbox.body;
+  EXPECT_EQ(outbox.body, R"({"pending":0,"undeliverable":0,"notifications":[]})");
 }
 
 }  // namespace
