@@ -83,9 +83,14 @@ AlertEvaluator::AlertEvaluator(std::vector<AlertRule> rules,
     runtime.rule = std::move(rule);
     runtime.rule.labels["alertname"] = runtime.rule.name;
     runtime.fingerprint = AlertFingerprint(runtime.rule.name, runtime.rule.labels);
-    // Firing when the last process stopped: resolved by the first evaluation that finds the
-    // condition false, instead of staying firing in its incident for ever.
+    // Firing when the last process stopped: it stays firing while its condition holds (no
+    // second `for` wait, no resolved-then-fired flap) and resolves at the first evaluation that
+    // finds it false, instead of staying firing in its incident for ever.
     runtime.reported_firing = engine_.AlertFiring(runtime.fingerprint);
+    if (runtime.reported_firing) {
+      runtime.state = RuleState::kFiring;
+      runtime.active_since_ms = clock_.NowMillis();
+    }
     for (const Comparison& comparison : runtime.rule.comparisons) {
       longest_window_minutes_ = std::max(longest_window_minutes_, comparison.window_minutes);
       needs_slo_ = needs_slo_ || comparison.measurement == Measurement::kBurnRate;

@@ -204,7 +204,15 @@ TEST_F(AlertScenarioTest, AFreshEvaluatorResolvesWhatTheLastOneLeftFiring) {
   Traffic(5, 1.0);
   ASSERT_EQ(engine_->List(false, 10).size(), 1u);
   ASSERT_EQ(engine_->List(false, 10)[0].state, IncidentState::kInvestigating);
-  // A restart: a new evaluator over the same engine, and the errors are over by then.
+  // A restart while the errors go on: the alert stays firing, without a resolved-then-fired flap.
+  StartEvaluator(SpecRules());
+  Traffic(1, 1.0);
+  EXPECT_EQ(StateOf("FraudAPIHighErrorRate"), RuleState::kFiring);
+  auto held = engine_->List(false, 10);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].FiringCount(), 1);
+  EXPECT_EQ(held[0].alerts[0].fired_count, 1);
+  // Another restart, and the errors are over by then.
   StartEvaluator(SpecRules());
   Traffic(7, 0.0);
   auto incidents = engine_->List(false, 10);
