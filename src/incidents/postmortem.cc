@@ -44,10 +44,11 @@ std::string FormatDuration(int64_t ms) {
   if (seconds < 60) {
     std::snprintf(text, sizeof(text), "%lld s", static_cast<long long>(seconds));
   } else if (seconds < 3600) {
-    std::snprintf(text, sizeof(text), "%lld min %lld s", static_cast<long long>(seconds / 60),
-                  static_cast<long long>(seconds % 60));
+    std::snprintf(text, sizeof(text), seconds % 60 == 0 ? "%lld min" : "%lld min %lld s",
+                  static_cast<long long>(seconds / 60), static_cast<long long>(seconds % 60));
   } else {
-    std::snprintf(text, sizeof(text), "%lld h %lld min", static_cast<long long>(seconds / 3600),
+    std::snprintf(text, sizeof(text), seconds % 3600 / 60 == 0 ? "%lld h" : "%lld h %lld min",
+                  static_cast<long long>(seconds / 3600),
                   static_cast<long long>(seconds % 3600 / 60));
   }
   return text;

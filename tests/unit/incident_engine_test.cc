@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "incidents/playbook.h"
+#include "incidents/postmortem.h"
 
 namespace fraudguard {
 namespace {
@@ -321,6 +322,36 @@ TEST(PlaybookTest, ShippedFileEqualsTheBuiltInAndMatchesByTrigger) {
   EXPECT_EQ(outage.recovery_procedures.size(), 4u);
   EXPECT_NE(set.Match("FraudAPIHighErrorRate", {}), nullptr);
   EXPECT_EQ(set.Match("MLModelAccuracyDrop", {}), nullptr);
+}
+
+TEST(PostmortemTest, DraftHoldsTheFiguresTimelineAndPlaybook) {
+  EXPECT_EQ(FormatDuration(5 * kMinute), "5 min");
+  EXPECT_EQ(FormatDuration(188'643), "3 min 8 s");
+  EXPECT_EQ(FormatDuration(2 * 60 * kMinute), "2 h");
+  EXPECT_EQ(FormatDuration(125 * kMinute), "2 h 5 min");
+  EXPECT_EQ(FormatUtc(kStart), "2027-01-15 08:00:00 UTC");
+  Incident incident;
+  incident.id = 3;
+  incident.title = "Errors | on the API";
+  incident.severity = Severity::kSev1;
+  incident.state = IncidentState::kResolved;
+  incident.opened_ms = kStart;
+  incident.ack_deadline_ms = kStart + 5 * kMinute;
+  incident.acknowledged_ms = kStart + 7 * kMinute;
+  incident.acknowledged_by = "alice";
+  incident.resolved_ms = kStart + 40 * kMinute;
+  incident.timeline.push_back({kStart + 7 * kMinute, "alice", "note", "two\nlines"});
+  const PlaybookSet playbooks = DefaultPlaybooks();
+  const std::string markdown =
+      PostmortemMarkdown(incident, &playbooks.playbooks[0], kStart + 41 * kMinute);
+  EXPECT_NE(markdown.find("# Postmortem: incident 3, Errors / on the API"), std::string::npos);
+  EXPECT_NE(markdown.find("| Severity | SEV1 (respond within 5 min) |"), std::string::npos);
+  EXPECT_NE(markdown.find("by alice, after 7 min (response target missed)"), std::string::npos);
+  EXPECT_NE(markdown.find("| Resolved | 2027-01-15 08:40:00 UTC, after 40 min |"),
+            std::string::npos);
+  EXPECT_NE(markdown.find("- 08:07:00 alice (note): two lines"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("- [ ] Verify database connectivity"), std::string::npos);
+  EXPECT_NE(markdown.find("No alert; the incident was opened by hand."), std::string::npos);
 }
 
 TEST(PlaybookTest, ErrorsNameTheKey) {
