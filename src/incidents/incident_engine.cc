@@ -218,7 +218,10 @@ Result<IngestOutcome> IncidentEngine::Ingest(const AlertEvent& event) {
                     std::string(AlertSeverityName(incident.alerts.back().severity)) +
                     ") firing: " + LabelOr(event.annotations, "description", "no description"));
   } else {
-    alert->annotations = event.annotations;
+    // A resolved event's annotations describe the recovery; the firing ones say what happened.
+    if (event.firing) {
+      alert->annotations = event.annotations;
+    }
     if (event.firing && !alert->firing) {
       alert->firing = true;
       alert->ends_ms = 0;

@@ -131,6 +131,8 @@ TEST_F(AlertScenarioTest, ErrorRateOutageOpensOneSev2IncidentRecoveryMonitorsFla
   auto incident = engine_->Get(id);
   EXPECT_EQ(incident->state, IncidentState::kMonitoring);
   EXPECT_FALSE(incident->alerts[0].firing);
+  EXPECT_EQ(incident->alerts[0].annotations.at("description"),
+            "Error rate is 18% for the last 5 minutes");  // what fired, not the recovery
 
   // It comes back: the same incident, investigating again, the alert counted twice.
   Traffic(4, 0.30);
