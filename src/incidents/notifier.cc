@@ -57,19 +57,23 @@ std::string Column(sqlite3_stmt* statement, int index) {
   return text != nullptr ? text : "";
 }
 
+// "250ms", "1s", "5m", "1h".
 bool ParseDurationMs(const std::string& text, int64_t& ms) {
+  const bool millis = text.size() > 2 && text.compare(text.size() - 2, 2, "ms") == 0;
   if (text.size() < 2) {
     return false;
   }
+  const size_t digits = text.size() - (millis ? 2 : 1);
   int64_t count = 0;
-  for (size_t i = 0; i + 1 < text.size(); ++i) {
+  for (size_t i = 0; i < digits; ++i) {
     if (text[i] < '0' || text[i] > '9' || count > 1'000'000) {
       return false;
     }
     count = count * 10 + (text[i] - '0');
   }
   const char unit = text.back();
-  ms = unit == 's'   ? count * 1000
+  ms = millis        ? count
+       : unit == 's' ? count * 1000
        : unit == 'm' ? count * 60'000
        : unit == 'h' ? count * 3'600'000
                      : -1;

@@ -10,12 +10,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "api/http_server.h"
 #include "server_process.h"
 
 namespace fraudguard::testing {
@@ -321,6 +323,81 @@ TEST_F(IncidentsApiTest, EveryClassOfBadInputIsRefusedAndChangesNothing) {
   auto outbox = Send("GET", "/api/v1/notifications", "", reader_);
   ASSERT_EQ(outbox.status, 200) << outbox.body;
   EXPECT_EQ(outbox.body, R"({"pending":0,"undeliverable":0,"notifications":[]})");
+}
+
+// Records every webhook it is sent and answers 202.
+class WebhookReceiver final : public http::RequestHandler {
+public:
+  void Handle(const http::Request& request, http::Response& response, int) override {
+    std::lock_guard lock(mutex_);
+    bodies_.emplace_back(request.body);
+    response.status = 202;
+    response.body = "{}";
+  }
+  std::vector<std::string> bodies() const {
+    std::lock_guard lock(mutex_);
+    return bodies_;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> bodies_;
+};
+
+TEST(IncidentNotifications, ServeSendsWebhooksAndKeepsTheUndeliverable) {
+  TempDir dir;
+  WebhookReceiver receiver;
+  http::ServerOptions options;
+  options.threads = 1;
+  http::Server hook_server(options, receiver);
+  ASSERT_TRUE(hook_server.Start());
+  // A second target on a port nobody listens on: its notifications end undeliverable.
+  http::Server closed(options, receiver);
+  ASSERT_TRUE(closed.Start());
+  const uint16_t closed_port = closed.port();
+  closed.Stop();
+  WriteFile(
+      dir.path() + "/notifications.yaml",
+      "targets:\n  - {name: chat, url: 'http://127.0.0.1:" + std::to_string(hook_server.port()) +
+          "/hooks'}\n  - {name: gone, url: " + "'http://127.0.0.1:" + std::to_string(closed_port) +
+          "/hooks'}\nmax_attempts: 2\ninitial_backoff: 100ms\nmax_backoff: 1s\n");
+  ServerProcess server(dir.path() + "/data",
+                       {"--notifications", dir.path() + "/notifications.yaml"});
+  ASSERT_TRUE(server.Start()) << server.Logs();
+  auto client = server.NewClient();
+  auto created =
+      client->Send("POST", "/api/v1/incidents",
+                   R"({"title":"Checkout slow","service":"checkout","severity":"SEV3"})");
+  ASSERT_TRUE(created.ok());
+  ASSERT_EQ(created->status, 201) << created->body;
+  ASSERT_EQ(client->Send("POST", "/api/v1/incidents/1/state", R"({"state":"RESOLVED"})")->status,
+            200);
+  // Bounded wait (10 s) for both deliveries and both give-ups.
+  std::string outbox;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto listed = client->Send("GET", "/api/v1/notifications");
+    ASSERT_TRUE(listed.ok());
+    outbox = listed->body;
+    if (receiver.bodies().size() >= 2 &&
+        outbox.find(R"("pending":0,"undeliverable":2)") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto bodies = receiver.bodies();
+  ASSERT_EQ(bodies.size(), 2u) << server.Logs();
+  EXPECT_EQ(bodies[0].rfind(R"({"event":"opened","incident":{"id":1,)", 0), 0u) << bodies[0];
+  EXPECT_EQ(bodies[1].rfind(R"({"event":"resolved","incident":{"id":1,)", 0), 0u) << bodies[1];
+  EXPECT_NE(outbox.find(R"("pending":0,"undeliverable":2)"), std::string::npos) << outbox;
+  EXPECT_NE(outbox.find(R"("target":"gone")"), std::string::npos) << outbox;
+  EXPECT_NE(outbox.find(R"("attempts":2)"), std::string::npos) << outbox;
+  auto metrics = client->Send("GET", "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->body.find("fraudguard_notifications{state=\"undeliverable\"} 2"),
+            std::string::npos);
+  EXPECT_NE(metrics->body.find("fraudguard_notifications_sent_total 2"), std::string::npos);
+  EXPECT_EQ(server.StopWith(SIGTERM), 0) << server.Logs();
+  hook_server.Stop();
 }
 
 }  // namespace

@@ -213,6 +213,7 @@ TEST(NotifierConfigTest, ErrorsNameTheKey) {
             std::string::npos);
   EXPECT_NE(error("targets: [{url: 'http://127.0.0.1:1/'}]").find("targets[0].name"),
             std::string::npos);
+  EXPECT_NE(error("initial_backoff: 50ms").find("initial_backoff"), std::string::npos);
   EXPECT_NE(error("max_attempts: 0").find("'max_attempts'"), std::string::npos);
   EXPECT_NE(error("initial_backoff: 5m\nmax_backoff: 1s").find("'max_backoff'"), std::string::npos);
   EXPECT_NE(error("colour: red").find("unknown key"), std::string::npos);
