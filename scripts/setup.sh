@@ -8,7 +8,7 @@ packages=(
   libsimdjson-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev libcli11-dev
   libxgboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
-  curl wrk nginx-light prometheus
+  curl wrk nginx-light prometheus prometheus-alertmanager
 )
 
 missing=()

@@ -2,10 +2,13 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <thread>
 
+#include "api/alertmanager_codec.h"
+#include "api/incident_codec.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 
@@ -39,6 +42,8 @@ constexpr std::string_view kJob = "fraud-api";
 constexpr std::string_view kDecisionPrefix = "/api/v1/fraud/decisions/";
 constexpr std::string_view kFeaturesPrefix = "/api/v1/features/";
 constexpr std::string_view kSloPrefix = "/api/v1/slo/";
+constexpr std::string_view kIncidentPrefix = "/api/v1/incidents/";
+constexpr size_t kMaxIncidentsListed = 1000;
 
 // Exact paths first; the two prefixed routes are matched after.
 Route MatchRoute(std::string_view path) {
@@ -81,6 +86,23 @@ Route MatchRoute(std::string_view path) {
   if (path == "/api/v1/admin/rollout/rollback") {
     return Route::kRolloutRollback;
   }
+  if (path == "/api/v1/incidents") {
+    return Route::kIncidents;
+  }
+  if (path == "/api/v1/alerts") {
+    return Route::kAlerts;
+  }
+  if (path == "/api/v1/alerts/alertmanager") {
+    return Route::kAlertmanager;
+  }
+  if (path == "/api/v1/notifications") {
+    return Route::kNotifications;
+  }
+  if (path.size() > kIncidentPrefix.size() && path.rfind(kIncidentPrefix, 0) == 0) {
+    return path.find('/', kIncidentPrefix.size()) == std::string_view::npos
+               ? Route::kIncident
+               : Route::kIncidentAction;
+  }
   if (path.size() > kSloPrefix.size() && path.rfind(kSloPrefix, 0) == 0) {
     return Route::kSloByName;
   }
@@ -102,10 +124,38 @@ std::string_view RouteMethod(Route route) {
     case Route::kRolloutStart:
     case Route::kRolloutPromote:
     case Route::kRolloutRollback:
+    case Route::kIncidentAction:
+    case Route::kAlertmanager:
       return "POST";
+    case Route::kIncidents:
+      return "GET, POST";
     default:
       return "GET";
   }
+}
+
+bool RouteAccepts(Route route, std::string_view method) {
+  if (route == Route::kIncidents) {
+    return method == "GET" || method == "POST";
+  }
+  return method == RouteMethod(route);
+}
+
+// The value of `key` in a query string such as "state=open&limit=10"; empty when absent.
+std::string_view QueryValue(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == key) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    query.remove_prefix(amp + 1);
+  }
+  return {};
 }
 
 // Decodes %XX escapes in a path segment; false on a malformed escape.
@@ -178,6 +228,18 @@ std::string_view RouteName(Route route) {
       return "/api/v1/admin/rollout/promote";
     case Route::kRolloutRollback:
       return "/api/v1/admin/rollout/rollback";
+    case Route::kIncidents:
+      return "/api/v1/incidents";
+    case Route::kIncident:
+      return "/api/v1/incidents/{id}";
+    case Route::kIncidentAction:
+      return "/api/v1/incidents/{id}/{action}";
+    case Route::kAlerts:
+      return "/api/v1/alerts";
+    case Route::kAlertmanager:
+      return "/api/v1/alerts/alertmanager";
+    case Route::kNotifications:
+      return "/api/v1/notifications";
     case Route::kUnknown:
       return "other";
   }
@@ -320,7 +382,7 @@ void FraudService::Handle(const http::Request& request, http::Response& response
   if (route == Route::kUnknown) {
     http::SetJsonError(response, 404, "not_found",
                        "no route " + std::string(request.path) + "; see docs/api.md");
-  } else if (request.method != RouteMethod(route)) {
+  } else if (!RouteAccepts(route, request.method)) {
     http::SetJsonError(
         response, 405, "method_not_allowed",
         std::string(RouteName(route)) + " accepts " + std::string(RouteMethod(route)) + " only");
@@ -405,13 +467,43 @@ void FraudService::Dispatch(Route route,
         HandleRollout(route, request, response);
       }
       return;
+    case Route::kIncidents:
+    case Route::kIncident:
+      HandleIncidents(route, request, response);
+      return;
+    case Route::kIncidentAction:
+      HandleIncidentAction(request, response);
+      return;
+    case Route::kAlerts:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleAlerts(response);
+      }
+      return;
+    case Route::kAlertmanager:
+      // Alerts open incidents: a write, so the admin role (Alertmanager sends the key as a
+      // bearer token, see deploy/alertmanager.yml).
+      if (Authorize(request, Role::kAdmin, response)) {
+        HandleAlertmanager(request, response);
+      }
+      return;
+    case Route::kNotifications:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleNotifications(request, response);
+      }
+      return;
     case Route::kUnknown:
       return;
   }
 }
 
-bool FraudService::Authorize(const http::Request& request, Role role, http::Response& response) {
+bool FraudService::Authorize(const http::Request& request,
+                             Role role,
+                             http::Response& response,
+                             std::string* actor) {
   if (deps_.keys == nullptr) {
+    if (actor != nullptr) {
+      *actor = "anonymous";
+    }
     return true;
   }
   std::string_view key = request.GetHeader("X-API-Key");
@@ -442,6 +534,9 @@ bool FraudService::Authorize(const http::Request& request, Role role, http::Resp
     http::SetJsonError(response, 403, "forbidden",
                        "the key '" + principal->name + "' lacks the " + role_name + " role");
     return false;
+  }
+  if (actor != nullptr) {
+    *actor = principal->name;
   }
   return true;
 }
@@ -916,6 +1011,285 @@ void FraudService::HandleRollout(Route route,
     response.status = 202;
   }
   deps_.rollout->AppendStatusJson(response.body);
+}
+
+namespace {
+
+void SetIncidentFailure(http::Response& response, EngineFailure failure, const std::string& why) {
+  switch (failure) {
+    case EngineFailure::kNotFound:
+      http::SetJsonError(response, 404, "not_found", why, "id");
+      return;
+    case EngineFailure::kConflict:
+      http::SetJsonError(response, 409, "conflict", why);
+      return;
+    default:
+      http::SetJsonError(response, 503, "incidents_unavailable", why);
+      return;
+  }
+}
+
+void AppendIncidentResponse(const Incident& incident,
+                            const PlaybookSet& playbooks,
+                            int64_t now_ms,
+                            std::string& out) {
+  out += "{\"incident\":";
+  AppendIncidentJson(incident, now_ms, out);
+  out += ",\"playbook\":";
+  if (const Playbook* playbook = playbooks.Find(incident.playbook)) {
+    AppendPlaybookJson(*playbook, out);
+  } else {
+    out += "null";
+  }
+  out += "}";
+}
+
+}  // namespace
+
+void FraudService::HandleIncidents(Route route,
+                                   const http::Request& request,
+                                   http::Response& response) {
+  const bool write = request.method == "POST";
+  std::string actor;
+  if (!Authorize(request, write ? Role::kAdmin : Role::kRead, response, &actor)) {
+    return;
+  }
+  if (deps_.incidents == nullptr) {
+    http::SetJsonError(response, 503, "incidents_unavailable", "incidents are not tracked");
+    return;
+  }
+  IncidentEngine& engine = *deps_.incidents;
+  const int64_t now_ms = deps_.clock->NowMillis();
+  if (route == Route::kIncident) {
+    int64_t id = 0;
+    if (!ParseIncidentId(request.path.substr(kIncidentPrefix.size()), id)) {
+      http::SetJsonError(response, 400, "invalid_field",
+                         "the incident id must be a positive integer", "id");
+      return;
+    }
+    auto incident = engine.Get(id);
+    if (!incident) {
+      http::SetJsonError(response, 404, "not_found", "no incident " + std::to_string(id), "id");
+      return;
+    }
+    AppendIncidentResponse(*incident, engine.playbooks(), now_ms, response.body);
+    return;
+  }
+  if (write) {
+    ManualIncident manual;
+    RequestError error;
+    if (!DecodeManualIncident(request.body, manual, error)) {
+      http::SetJsonError(response, 400, error.code, error.message, error.field);
+      return;
+    }
+    auto created = engine.Create(manual, actor);
+    if (!created) {
+      http::SetJsonError(response, 503, "incidents_unavailable", created.error());
+      return;
+    }
+    response.status = 201;
+    AppendIncidentResponse(*created, engine.playbooks(), now_ms, response.body);
+    return;
+  }
+  const std::string_view state = QueryValue(request.query, "state");
+  if (!state.empty() && state != "open" && state != "all") {
+    http::SetJsonError(response, 400, "invalid_field", R"(state must be "open" or "all")", "state");
+    return;
+  }
+  size_t limit = 100;
+  const std::string_view limit_text = QueryValue(request.query, "limit");
+  if (!limit_text.empty()) {
+    int64_t parsed = 0;
+    if (!ParseIncidentId(limit_text, parsed) ||
+        parsed > static_cast<int64_t>(kMaxIncidentsListed)) {
+      http::SetJsonError(
+          response, 400, "invalid_field",
+          "limit must be an integer from 1 to " + std::to_string(kMaxIncidentsListed), "limit");
+      return;
+    }
+    limit = static_cast<size_t>(parsed);
+  }
+  JsonWriter json(response.body);
+  json.BeginObject().Field("generated_at_ms", now_ms).Key("incidents").BeginArray();
+  for (const Incident& incident : engine.List(state == "open", limit)) {
+    std::string item;
+    AppendIncidentJson(incident, now_ms, item);
+    json.Raw(item);
+  }
+  json.EndArray().EndObject();
+}
+
+void FraudService::HandleIncidentAction(const http::Request& request, http::Response& response) {
+  std::string actor;
+  if (!Authorize(request, Role::kAdmin, response, &actor)) {
+    return;
+  }
+  if (deps_.incidents == nullptr) {
+    http::SetJsonError(response, 503, "incidents_unavailable", "incidents are not tracked");
+    return;
+  }
+  const std::string_view rest = request.path.substr(kIncidentPrefix.size());
+  const size_t slash = rest.find('/');
+  const std::string_view action = rest.substr(slash + 1);
+  int64_t id = 0;
+  if (!ParseIncidentId(rest.substr(0, slash), id)) {
+    http::SetJsonError(response, 400, "invalid_field", "the incident id must be a positive integer",
+                       "id");
+    return;
+  }
+  IncidentEngine& engine = *deps_.incidents;
+  RequestError error;
+  EngineFailure failure = EngineFailure::kNone;
+  std::optional<Result<Incident>> result;
+  if (action == "acknowledge") {
+    std::string note;
+    if (!DecodeAcknowledge(request.body, note, error)) {
+      http::SetJsonError(response, 400, error.code, error.message, error.field);
+      return;
+    }
+    result = engine.Acknowledge(id, actor, failure);
+    if (*result && !note.empty()) {
+      result = engine.AddNote(id, actor, note, failure);
+    }
+  } else if (action == "state") {
+    IncidentState state = IncidentState::kInvestigating;
+    std::string note;
+    if (!DecodeStateChange(request.body, state, note, error)) {
+      http::SetJsonError(response, 400, error.code, error.message, error.field);
+      return;
+    }
+    result = engine.ChangeState(id, state, actor, note, failure);
+  } else if (action == "notes") {
+    std::string text;
+    if (!DecodeNote(request.body, text, error)) {
+      http::SetJsonError(response, 400, error.code, error.message, error.field);
+      return;
+    }
+    result = engine.AddNote(id, actor, text, failure);
+  } else {
+    http::SetJsonError(response, 404, "not_found",
+                       "no incident action '" + std::string(action.substr(0, 64)) +
+                           "'; use acknowledge, state or notes");
+    return;
+  }
+  if (!*result) {
+    SetIncidentFailure(response, failure, result->error());
+    return;
+  }
+  AppendIncidentResponse(**result, engine.playbooks(), deps_.clock->NowMillis(), response.body);
+}
+
+void FraudService::HandleAlertmanager(const http::Request& request, http::Response& response) {
+  if (deps_.incidents == nullptr) {
+    http::SetJsonError(response, 503, "incidents_unavailable", "incidents are not tracked");
+    return;
+  }
+  AlertmanagerWebhook webhook;
+  RequestError error;
+  if (!DecodeAlertmanagerWebhook(request.body, webhook, error)) {
+    http::SetJsonError(response, 400, error.code, error.message, error.field);
+    return;
+  }
+  if (webhook.truncated_alerts > 0) {
+    LogWarn("alertmanager_alerts_truncated")
+        .Field("group_key", webhook.group_key)
+        .Field("truncated", webhook.truncated_alerts)
+        .Field("effect", "raise max_alerts in the webhook config to see them all");
+  }
+  std::vector<int64_t> ids;
+  uint64_t opened = 0;
+  for (const AlertEvent& event : webhook.alerts) {
+    auto outcome = deps_.incidents->Ingest(event);
+    if (!outcome) {
+      // Alertmanager retries a 5xx; the alerts taken already are recognised by fingerprint.
+      http::SetJsonError(response, 503, "incidents_unavailable", outcome.error());
+      return;
+    }
+    opened += outcome->opened ? 1 : 0;
+    if (outcome->incident_id != 0 &&
+        std::find(ids.begin(), ids.end(), outcome->incident_id) == ids.end()) {
+      ids.push_back(outcome->incident_id);
+    }
+  }
+  JsonWriter json(response.body);
+  json.BeginObject()
+      .Field("received", static_cast<uint64_t>(webhook.alerts.size()))
+      .Field("opened", opened)
+      .Key("incidents")
+      .BeginArray();
+  for (int64_t id : ids) {
+    json.Int(id);
+  }
+  json.EndArray().EndObject();
+}
+
+void FraudService::HandleNotifications(const http::Request& request, http::Response& response) {
+  if (deps_.notifier == nullptr) {
+    http::SetJsonError(response, 503, "notifications_unavailable", "notifications are not kept");
+    return;
+  }
+  std::string_view state = QueryValue(request.query, "state");
+  if (state.empty()) {
+    state = "undeliverable";
+  }
+  if (state != "undeliverable" && state != "pending" && state != "delivered") {
+    http::SetJsonError(response, 400, "invalid_field",
+                       R"(state must be "undeliverable", "pending" or "delivered")", "state");
+    return;
+  }
+  auto pending = deps_.notifier->Count("pending");
+  auto undeliverable = deps_.notifier->Count("undeliverable");
+  auto entries = deps_.notifier->List(std::string(state), 100);
+  if (!pending || !undeliverable || !entries) {
+    http::SetJsonError(response, 503, "notifications_unavailable",
+                       !entries ? entries.error() : "the outbox cannot be read");
+    return;
+  }
+  JsonWriter json(response.body);
+  json.BeginObject()
+      .Field("pending", *pending)
+      .Field("undeliverable", *undeliverable)
+      .Key("notifications")
+      .BeginArray();
+  for (const OutboxEntry& entry : *entries) {
+    json.BeginObject()
+        .Field("id", entry.id)
+        .Field("target", entry.target)
+        .Field("event", entry.event)
+        .Field("incident_id", entry.incident_id)
+        .Field("created_ms", entry.created_ms)
+        .Field("attempts", entry.attempts)
+        .Field("next_attempt_ms", entry.next_attempt_ms)
+        .Field("state", entry.state)
+        .Field("last_error", entry.last_error)
+        .EndObject();
+  }
+  json.EndArray().EndObject();
+}
+
+void FraudService::HandleAlerts(http::Response& response) {
+  const AlertEvaluator* alerts = alerts_.load();
+  if (alerts == nullptr) {
+    http::SetJsonError(response, 503, "alerts_unavailable", "the alert evaluator is not running");
+    return;
+  }
+  JsonWriter json(response.body);
+  json.BeginObject().Field("generated_at_ms", deps_.clock->NowMillis()).Key("alerts").BeginArray();
+  for (const RuleStatus& status : alerts->Statuses()) {
+    json.BeginObject()
+        .Field("name", status.name)
+        .Field("condition", status.condition)
+        .Field("state", RuleStateName(status.state))
+        .Field("value", status.value)
+        .Field("active_since_ms", status.active_since_ms)
+        .Key("labels")
+        .BeginObject();
+    for (const auto& [key, value] : status.labels) {
+      json.Field(key, value);
+    }
+    json.EndObject().EndObject();
+  }
+  json.EndArray().EndObject();
 }
 
 // TODO: when the feature log write fails the responses of this iteration are already built and

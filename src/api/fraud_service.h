@@ -17,6 +17,9 @@
 #include "evaluation/accuracy_tracker.h"
 #include "evaluation/drift.h"
 #include "features/feature_store.h"
+#include "incidents/alert_evaluator.h"
+#include "incidents/incident_engine.h"
+#include "incidents/notifier.h"
 #include "rollout/model_rollout.h"
 #include "scoring/scorer.h"
 #include "security/api_keys.h"
@@ -46,6 +49,12 @@ enum class Route : uint8_t {
   kRolloutStart,
   kRolloutPromote,
   kRolloutRollback,
+  kIncidents,
+  kIncident,
+  kIncidentAction,
+  kAlerts,
+  kAlertmanager,
+  kNotifications,
   kUnknown,
 };
 inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
@@ -71,6 +80,9 @@ struct ServiceDependencies {
   // the directory of the configured model (never an arbitrary path).
   rollout::ModelRollout* rollout = nullptr;
   std::function<Result<std::shared_ptr<const LoadedModel>>(const std::string&)> load_candidate;
+  // Null: the incident routes answer 503.
+  IncidentEngine* incidents = nullptr;
+  const Notifier* notifier = nullptr;  // null: /api/v1/notifications answers 503
 };
 
 class FraudService final : public http::RequestHandler {
@@ -84,6 +96,9 @@ public:
   // /ready answers 503 until MarkReady and again once draining starts.
   void MarkReady() { ready_.store(true); }
   void StartDraining() { draining_.store(true); }
+  // The built-in alert evaluator, for GET /api/v1/alerts (made after the service, as it
+  // measures the server's connections).
+  void SetAlertEvaluator(const AlertEvaluator* alerts) { alerts_.store(alerts); }
 
 private:
   struct alignas(64) WorkerState {
@@ -99,7 +114,11 @@ private:
 
   void Dispatch(Route route, const http::Request& request, http::Response& response, int worker);
   // Checks the caller's key for `role`; on failure fills a 401 or 403 response.
-  bool Authorize(const http::Request& request, Role role, http::Response& response);
+  // `actor`, when given, receives the key's name ("anonymous" without authentication).
+  bool Authorize(const http::Request& request,
+                 Role role,
+                 http::Response& response,
+                 std::string* actor = nullptr);
   void HandleAnalyze(const http::Request& request, http::Response& response, int worker);
   void HandleAnalyzeBatch(const http::Request& request, http::Response& response, int worker);
   void HandleDecision(const http::Request& request, http::Response& response);
@@ -109,6 +128,11 @@ private:
   void HandleSlo(Route route, const http::Request& request, http::Response& response);
   void HandleFeedback(const http::Request& request, http::Response& response, int worker);
   void HandleRollout(Route route, const http::Request& request, http::Response& response);
+  void HandleIncidents(Route route, const http::Request& request, http::Response& response);
+  void HandleIncidentAction(const http::Request& request, http::Response& response);
+  void HandleAlerts(http::Response& response);
+  void HandleAlertmanager(const http::Request& request, http::Response& response);
+  void HandleNotifications(const http::Request& request, http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   void CountRequest(Route route, int status, double seconds);
@@ -120,6 +144,7 @@ private:
   int64_t started_ms_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<const AlertEvaluator*> alerts_{nullptr};
   std::vector<std::unique_ptr<WorkerState>> workers_;
 
   Family<Counter>* requests_total_;

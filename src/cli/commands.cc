@@ -15,6 +15,7 @@
 #include "cli/serve.h"
 #include "cli/train.h"
 #include "core/log.h"
+#include "incidents/incident_cli.h"
 #include "rollout/rollout_cli.h"
 #include "security/api_keys.h"
 #include "sim/csv.h"
@@ -39,6 +40,9 @@ struct ServeFlags {
   std::optional<std::string> log_level;
   std::optional<std::string> slo_config;
   std::optional<std::string> canary_config;
+  std::optional<std::string> alert_rules;
+  std::optional<std::string> playbooks;
+  std::optional<std::string> notifications;
   std::optional<int64_t> max_body_bytes;
   std::optional<int64_t> max_batch_items;
   std::optional<int64_t> request_timeout_ms;
@@ -62,6 +66,10 @@ void AddServe(CLI::App& app, ServeFlags& flags) {
   serve->add_option("--slo-config", flags.slo_config, "SLO definitions (default: built-in)");
   serve->add_option("--canary-config", flags.canary_config,
                     "Model rollout phases and judge settings (default: built-in)");
+  serve->add_option("--alert-rules", flags.alert_rules, "Alert rules (default: built-in)");
+  serve->add_option("--playbooks", flags.playbooks, "Incident playbooks (default: built-in)");
+  serve->add_option("--notifications", flags.notifications,
+                    "Incident webhooks to notify (default: none)");
   serve->add_option("--max-body-bytes", flags.max_body_bytes, "Largest request body accepted");
   serve->add_option("--max-batch-items", flags.max_batch_items, "Most transactions per batch");
   serve->add_option("--request-timeout-ms", flags.request_timeout_ms,
@@ -100,6 +108,9 @@ int RunServeCommand(const ServeFlags& flags) {
   apply(flags.log_level, config.log_level);
   apply(flags.slo_config, config.slo_config_path);
   apply(flags.canary_config, config.canary_config_path);
+  apply(flags.alert_rules, config.alert_rules_path);
+  apply(flags.playbooks, config.playbooks_path);
+  apply(flags.notifications, config.notifications_path);
   apply(flags.max_body_bytes, config.max_body_bytes);
   apply(flags.max_batch_items, config.max_batch_items);
   apply(flags.request_timeout_ms, config.request_timeout_ms);
@@ -282,6 +293,7 @@ int RunCli(int argc, char** argv) {
   capacity::CapacityCommand capacity_command(app);
 
   SloCommands slo(app, RouteLabels());
+  IncidentCommands incident_commands(app);
 
   rollout::RolloutCommands rollout_commands(app);
 
@@ -302,6 +314,9 @@ int RunCli(int argc, char** argv) {
   }
   if (rollout_commands.parsed()) {
     return rollout_commands.Run();
+  }
+  if (incident_commands.parsed()) {
+    return incident_commands.Run();
   }
   if (app.got_subcommand("simulate")) {
     return RunSimulate(simulate_flags);

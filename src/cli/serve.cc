@@ -13,6 +13,11 @@
 #include "core/log.h"
 #include "evaluation/accuracy_tracker.h"
 #include "evaluation/drift.h"
+#include "incidents/alert_evaluator.h"
+#include "incidents/alert_rules.h"
+#include "incidents/incident_engine.h"
+#include "incidents/notifier.h"
+#include "incidents/playbook.h"
 #include "rollout/canary_config.h"
 #include "rollout/model_rollout.h"
 #include "slo/slo_config.h"
@@ -184,6 +189,71 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     return Fail("sli_unusable", reports.error());
   }
 
+  // Alerts and incidents.
+  PlaybookSet playbooks = DefaultPlaybooks();
+  if (!config.playbooks_path.empty()) {
+    auto loaded = LoadPlaybooksFile(config.playbooks_path);
+    if (!loaded) {
+      return Fail("playbooks_invalid", loaded.error());
+    }
+    playbooks = std::move(loaded).value();
+  }
+  AlertRulesConfig alert_config = DefaultAlertRules();
+  if (!config.alert_rules_path.empty()) {
+    auto loaded = LoadAlertRulesFile(config.alert_rules_path);
+    if (!loaded) {
+      return Fail("alert_rules_invalid", loaded.error());
+    }
+    alert_config = std::move(loaded).value();
+  }
+  std::vector<AlertRule> alert_rules = alert_config.rules;
+  if (alert_config.slo_burn_rate_alerts) {
+    for (AlertRule& rule : BurnRateRules(slo_tracker.config().slos)) {
+      alert_rules.push_back(std::move(rule));
+    }
+  }
+  for (const AlertRule& rule : alert_rules) {
+    for (const Comparison& comparison : rule.comparisons) {
+      if (comparison.measurement == Measurement::kBurnRate &&
+          slo_tracker.config().Find(comparison.slo) == nullptr) {
+        return Fail("alert_rules_invalid",
+                    "rule " + rule.name + ": burn_rate of unknown SLO '" + comparison.slo + "'");
+      }
+    }
+  }
+  IncidentEngineOptions incident_options;
+  incident_options.store_path = config.data_dir + "/incidents.db";
+  auto incidents = IncidentEngine::Open(incident_options, std::move(playbooks), clock);
+  if (!incidents) {
+    return Fail("incident_store_unusable", incidents.error());
+  }
+  NotifierConfig notifier_config;
+  if (!config.notifications_path.empty()) {
+    auto loaded = LoadNotifierConfigFile(config.notifications_path);
+    if (!loaded) {
+      return Fail("notifications_invalid", loaded.error());
+    }
+    notifier_config = std::move(loaded).value();
+  }
+  auto notifier =
+      Notifier::Open(config.data_dir + "/notifications.db", std::move(notifier_config), clock);
+  if (!notifier) {
+    return Fail("notification_outbox_unusable", notifier.error());
+  }
+  Notifier* outbox = notifier->get();
+  (*incidents)->SetListener([outbox](const std::string& event, const Incident& incident) {
+    if (auto status = outbox->Enqueue(event, incident); !status) {
+      LogError("notification_enqueue_failed")
+          .Field("incident", incident.id)
+          .Field("event", event)
+          .Field("error", status.error());
+    }
+  });
+  LogInfo("alert_rules_loaded")
+      .Field("path", config.alert_rules_path.empty() ? "(built-in)" : config.alert_rules_path)
+      .Field("rules", static_cast<uint64_t>(alert_rules.size()))
+      .Field("evaluation_interval_ms", alert_config.evaluation_interval_ms);
+
   Scorer scorer(**features, *model, *rules, config.threads);
   MetricsRegistry metrics;
   AddProcessMetrics(metrics);
@@ -240,6 +310,8 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   model_info.WithLabels({(*model)->file.version}).Set(1);
   slo_tracker.RegisterMetrics(metrics);
   accuracy.RegisterMetrics(metrics);
+  (*incidents)->RegisterMetrics(metrics);
+  outbox->RegisterMetrics(metrics);
 
   // Drift of the traffic against the active model's validation reference.
   DriftMonitorOptions drift_options;
@@ -341,6 +413,8 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   dependencies.drift = &drift;
   dependencies.rollout = &model_rollout;
   dependencies.load_candidate = load_candidate;
+  dependencies.incidents = incidents->get();
+  dependencies.notifier = outbox;
   FraudService service(dependencies, config.threads);
 
   http::ServerOptions server_options;
@@ -373,9 +447,23 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     connection_events.WithLabels({"accept_error"})
         .SetTotal(static_cast<double>(stats.accept_errors));
   });
+  MeasurementSources sources;
+  sources.sli = sli->get();
+  sources.api_routes = {std::string(RouteName(Route::kAnalyze)),
+                        std::string(RouteName(Route::kAnalyzeBatch))};
+  sources.slo = &slo_tracker;
+  sources.accuracy = &accuracy;
+  sources.connection_usage = [&server, &config] {
+    return static_cast<double>(server.stats().open) / static_cast<double>(config.max_connections);
+  };
+  AlertEvaluator alerts(std::move(alert_rules), std::move(sources), **incidents, clock);
+  alerts.RegisterMetrics(metrics);
+  service.SetAlertEvaluator(&alerts);
   if (auto status = server.Start(); !status) {
     return Fail("listen_failed", status.error());
   }
+  alerts.Start(alert_config.evaluation_interval_ms);
+  outbox->Start();
   service.MarkReady();
   if (!port_file.empty()) {
     const std::string temporary = port_file + ".tmp";
@@ -404,6 +492,8 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   LogInfo("stopping").Field("signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   service.StartDraining();
   server.Stop();
+  alerts.Stop();
+  outbox->Stop();
   int exit_code = 0;
   if (auto status = feature_store->Close(); !status) {
     LogError("feature_state_close_failed").Field("error", status.error());

@@ -85,6 +85,8 @@ Status LoadServeConfigFile(const std::string& path, ServeConfig& config) {
       {"log_level", Bind(config.log_level)},
       {"slo_config", Bind(config.slo_config_path)},
       {"canary_config", Bind(config.canary_config_path)},
+      {"alert_rules", Bind(config.alert_rules_path)},
+      {"playbooks", Bind(config.playbooks_path)},
   };
   const std::map<std::string, std::map<std::string, Setter>> sections = {
       {"server",

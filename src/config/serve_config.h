@@ -28,10 +28,13 @@ struct ServeConfig {
   std::string rules_path = "config/rules.yaml";
   std::string keys_path;  // empty: no authentication (allowed on loopback only)
   std::string log_level = "info";
-  std::string slo_config_path;  // empty: the built-in SLOs (the same as config/slo.yaml)
   // Phases and judge settings of in-service model rollouts; empty: the built-in ones (the same
   // as config/canary.yaml).
   std::string canary_config_path;
+  std::string slo_config_path;     // empty: the built-in SLOs (the same as config/slo.yaml)
+  std::string alert_rules_path;    // empty: the built-in rules (the same as config/alerts.yaml)
+  std::string playbooks_path;      // empty: the built-in playbooks (config/playbooks.yaml)
+  std::string notifications_path;  // empty: no outgoing incident webhooks
 
   // transactions
   double max_amount = 1e9;  // larger amounts are refused as absurd
