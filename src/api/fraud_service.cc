@@ -318,6 +318,12 @@ FraudService::FraudService(ServiceDependencies dependencies, int workers)
       "fraudguard_feedback_labels_total",
       "Feedback labels answered, by outcome: stored, duplicate (same label again), conflict.",
       {"outcome"});
+  other_model_decisions_dropped_ =
+      &metrics
+           .AddCounter("fraudguard_other_model_decisions_dropped_total",
+                       "Decisions of a rollout's non-serving model not recorded because their log "
+                       "was full or closing (the answers are unaffected).")
+           .WithLabels({});
   label_store_errors_ = &metrics
                              .AddCounter("fraudguard_label_store_errors_total",
                                          "Feedback labels that could not be read or stored "
@@ -579,6 +585,9 @@ bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::strin
     return false;
   }
 
+  if (rollout_route.candidate != nullptr && deps_.other_model_decisions != nullptr) {
+    RecordOtherModelDecision(txn, state.other_decision, decided_ms, state);
+  }
   if (deps_.drift != nullptr) {
     // Drift is measured for the active model, against its reference, whichever model served.
     const Decision& active = rollout_route.candidate != nullptr && rollout_route.serve_candidate
@@ -595,6 +604,33 @@ bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::strin
   inference_time_->Observe(static_cast<double>(deps_.scorer->last_inference_ns(worker)) / 1e9);
   decision_time_->Observe(static_cast<double>(decision.server_time_us) / 1e6);
   return true;
+}
+
+void FraudService::RecordOtherModelDecision(const Transaction& txn,
+                                            const Decision& other,
+                                            int64_t decided_ms,
+                                            WorkerState& state) {
+  DecisionRecord record;
+  record.transaction_id = txn.transaction_id;
+  record.timestamp_ms = txn.timestamp_ms;
+  record.decided_ms = decided_ms;
+  record.amount = txn.amount;
+  record.currency = txn.currency;
+  record.card_id = txn.card_id;
+  record.customer_id = txn.customer_id;
+  record.merchant_id = txn.merchant_id;
+  record.risk_score = other.risk_score;
+  record.risk_level = RiskLevelName(other.level);
+  record.action = ActionName(other.action);
+  record.model_version = other.model_version;
+  record.server_time_us = other.server_time_us;
+  state.other_decision_json.clear();
+  AppendDecisionJson(other, state.other_decision_json);
+  record.response_json = state.other_decision_json;
+  // Not reserved: when this log is full the served answer still goes out, and the loss counts.
+  if (!deps_.other_model_decisions->Append(std::move(record))) {
+    other_model_decisions_dropped_->Increment();
+  }
 }
 
 void FraudService::HandleAnalyze(const http::Request& request,
@@ -699,6 +735,16 @@ void FraudService::HandleDecision(const http::Request& request, http::Response& 
     }
     label = std::move(stored).value();
   }
+  // What the rollout's other model decided for it, when one was held.
+  std::optional<DecisionRecord> other_model;
+  if (deps_.other_model_decisions != nullptr) {
+    auto other = deps_.other_model_decisions->Find(transaction_id);
+    if (!other) {
+      http::SetJsonError(response, 503, "decision_log_unavailable", other.error());
+      return;
+    }
+    other_model = std::move(other).value();
+  }
   const DecisionRecord& record = **found;
   JsonWriter json(response.body);
   json.BeginObject()
@@ -717,6 +763,9 @@ void FraudService::HandleDecision(const http::Request& request, http::Response& 
         .Field("timestamp_ms", label->label_ms)
         .Field("received_at_ms", label->received_ms)
         .EndObject();
+  }
+  if (other_model) {
+    json.Key("other_model_decision").Raw(other_model->response_json);
   }
   json.EndObject();
 }

@@ -76,6 +76,10 @@ struct ServiceDependencies {
   LabelStore* labels = nullptr;
   AccuracyTracker* accuracy = nullptr;  // fed every new label
   DriftMonitor* drift = nullptr;        // fed every scored transaction; optional
+  // The decisions of the model that did not serve, while a rollout holds a candidate (shadow or
+  // canary); a DecisionLog of its own so the served decisions' table stays one row per id.
+  // Optional: null drops them.
+  DecisionLog* other_model_decisions = nullptr;
   // Both null: the rollout routes answer 503. `load_candidate` loads a model file by its name in
   // the directory of the configured model (never an arbitrary path).
   rollout::ModelRollout* rollout = nullptr;
@@ -108,8 +112,9 @@ private:
     Transaction transaction;
     std::vector<Transaction> batch;
     Decision decision;
-    Decision other_decision;       // the decision not served, while a candidate model is held
-    bool journal_failing = false;  // the last crash journal write failed
+    Decision other_decision;          // the decision not served, while a candidate model is held
+    std::string other_decision_json;  // its response body, for the other-model decision log
+    bool journal_failing = false;     // the last crash journal write failed
   };
 
   void Dispatch(Route route, const http::Request& request, http::Response& response, int worker);
@@ -135,6 +140,11 @@ private:
   void HandleNotifications(const http::Request& request, http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
+  // Stores what the rollout's non-serving model decided for `txn` (never returned to the caller).
+  void RecordOtherModelDecision(const Transaction& txn,
+                                const Decision& other,
+                                int64_t decided_ms,
+                                WorkerState& state);
   void CountRequest(Route route, int status, double seconds);
   // The test-only faults of ServeConfig: waits the added latency, and true (with a 500 filled
   // in) when this request is one of the share to fail.
@@ -162,6 +172,7 @@ private:
   Counter* decision_journal_errors_;
   Family<Counter>* feedback_total_;
   Counter* label_store_errors_;
+  Counter* other_model_decisions_dropped_;
   Gauge* ready_gauge_;
   Counter* injected_faults_;
   std::atomic<uint64_t> fault_requests_{0};  // scoring requests seen while faults are on

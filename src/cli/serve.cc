@@ -289,6 +289,16 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
       "1 for the active model, 0 for models replaced by a reload since the start.", {"version"});
   FeatureStore* feature_store = features->get();
   DecisionLog* decision_log = decisions->get();
+  // While a rollout holds a candidate, what the model that did not serve decided, one row per
+  // transaction in a file of its own. Without a crash journal: these rows are for comparing
+  // models, and losing the last batch on a crash costs no answer.
+  DecisionLogOptions other_model_log_options = log_options;
+  other_model_log_options.path = config.data_dir + "/other-model-decisions.db";
+  other_model_log_options.journal_writers = 0;
+  auto other_model_decisions = DecisionLog::Open(other_model_log_options);
+  if (!other_model_decisions) {
+    return Fail("decision_log_unusable", other_model_decisions.error());
+  }
   metrics.AddCollector([&, feature_store, decision_log] {
     static constexpr std::string_view kEntityNames[] = {"card", "customer", "merchant", "device",
                                                         "ip"};
@@ -411,6 +421,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   dependencies.labels = labels->get();
   dependencies.accuracy = &accuracy;
   dependencies.drift = &drift;
+  dependencies.other_model_decisions = other_model_decisions->get();
   dependencies.rollout = &model_rollout;
   dependencies.load_candidate = load_candidate;
   dependencies.incidents = incidents->get();
@@ -504,6 +515,10 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     exit_code = 1;
   }
   (*labels)->Close();
+  if (auto status = (*other_model_decisions)->Close(); !status) {
+    LogError("decision_log_close_failed").Field("error", status.error());
+    exit_code = 1;
+  }
   if (auto status = decision_log->Close(); !status) {
     LogError("decision_log_close_failed").Field("error", status.error());
     exit_code = 1;

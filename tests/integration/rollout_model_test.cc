@@ -176,6 +176,18 @@ TEST(ModelRollout, ABadCandidateIsRolledBackByTheJudge) {
       Admin(server, "/api/v1/admin/rollout", std::string(R"({"model":"bad.json")") + kFastRollout);
   ASSERT_EQ(started.status, 202) << started.body;
   EXPECT_EQ(Phase(started.body), "shadow");
+  // A transaction scored in shadow mode: answered by the active model, and the candidate's
+  // decision for it recorded beside it, never returned.
+  auto probe = server.NewClient()->Send(
+      "POST", "/api/v1/fraud/analyze",
+      R"({"transaction_id":"shadow-probe","amount":9500,"card_id":"probe","user_age_days":1})",
+      {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(probe.ok());
+  ASSERT_EQ(probe->status, 200) << probe->body;
+  EXPECT_NE(probe->body.find(std::string(R"("model_version":")") + kActiveVersion),
+            std::string::npos)
+      << probe->body;
+  EXPECT_EQ(probe->body.find("bad-candidate"), std::string::npos) << probe->body;
   const std::string outcome = WaitForOutcome(server);
   load.Stop();
   EXPECT_EQ(Phase(outcome), "rolled_back") << outcome;
@@ -195,6 +207,13 @@ TEST(ModelRollout, ABadCandidateIsRolledBackByTheJudge) {
   EXPECT_NE(metrics->body.find(R"(fraudguard_rollout_phase{phase="rolled_back"} 1)"),
             std::string::npos);
   EXPECT_EQ(metrics->body.find("fraudguard_rollout_disagreements_total 0\n"), std::string::npos);
+  auto stored = server.NewClient()->Send("GET", "/api/v1/fraud/decisions/shadow-probe");
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->status, 200) << stored->body;
+  const size_t other = stored->body.find(R"("other_model_decision":)");
+  ASSERT_NE(other, std::string::npos) << stored->body;
+  EXPECT_NE(stored->body.find(R"("model_version":"bad-candidate")", other), std::string::npos)
+      << stored->body;
   EXPECT_EQ(server.StopWith(SIGTERM), 0);
 }
 
