@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 
@@ -88,6 +89,14 @@ IncidentCommands::IncidentCommands(CLI::App& app) {
   add_common(ack_);
   ack_->add_option("id", flags_.id, "Incident id")->required();
   ack_->add_option("--note", flags_.text, "A note for the timeline");
+  state_ = incidents->add_subcommand("state", "Move an incident to another state");
+  add_common(state_);
+  state_->add_option("id", flags_.id, "Incident id")->required();
+  state_->add_option("state", flags_.state, "INVESTIGATING, IDENTIFIED, MONITORING or RESOLVED")
+      ->required()
+      ->check(CLI::IsMember({"INVESTIGATING", "IDENTIFIED", "MONITORING", "RESOLVED"},
+                            CLI::ignore_case));
+  state_->add_option("--note", flags_.text, "A note for the timeline");
   resolve_ = incidents->add_subcommand("resolve", "Move an incident to RESOLVED");
   add_common(resolve_);
   resolve_->add_option("id", flags_.id, "Incident id")->required();
@@ -103,8 +112,8 @@ IncidentCommands::IncidentCommands(CLI::App& app) {
 }
 
 bool IncidentCommands::parsed() const {
-  return list_->parsed() || show_->parsed() || ack_->parsed() || resolve_->parsed() ||
-         note_->parsed() || postmortem_->parsed();
+  return list_->parsed() || show_->parsed() || ack_->parsed() || state_->parsed() ||
+         resolve_->parsed() || note_->parsed() || postmortem_->parsed();
 }
 
 int IncidentCommands::Run() const {
@@ -146,20 +155,26 @@ int IncidentCommands::Run() const {
     std::printf("%s\n", response->body.c_str());
     return 0;
   }
-  if (ack_->parsed() || resolve_->parsed() || note_->parsed()) {
+  if (ack_->parsed() || state_->parsed() || resolve_->parsed() || note_->parsed()) {
     std::string body;
     JsonWriter json(body);
     json.BeginObject();
     if (resolve_->parsed()) {
       json.Field("state", "RESOLVED");
+    } else if (state_->parsed()) {
+      std::string state = flags_.state;
+      for (char& c : state) {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+      json.Field("state", state);
     }
     if (!flags_.text.empty()) {
       json.Field(note_->parsed() ? "text" : "note", flags_.text);
     }
     json.EndObject();
-    const std::string action = ack_->parsed()       ? "/acknowledge"
-                               : resolve_->parsed() ? "/state"
-                                                    : "/notes";
+    const std::string action = ack_->parsed()                             ? "/acknowledge"
+                               : (state_->parsed() || resolve_->parsed()) ? "/state"
+                                                                          : "/notes";
     auto response = Call(flags_, "POST", path + action, body);
     if (!response) {
       return Fail(response.error());

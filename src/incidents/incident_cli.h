@@ -1,4 +1,4 @@
-// `fraudguard incidents list|show|ack|resolve|note|postmortem`: the incidents of a running
+// `fraudguard incidents list|show|ack|state|resolve|note|postmortem`: the incidents of a running
 // server (--url), read with a read key and changed with an admin key (--key or
 // FRAUDGUARD_API_KEY).
 #pragma once
@@ -18,7 +18,8 @@ struct IncidentCommandFlags {
   bool json = false;
   bool all = false;  // list: resolved incidents too
   int64_t id = 0;
-  std::string text;          // note text, or the note of ack/resolve
+  std::string text;          // note text, or the note of ack/state/resolve
+  std::string state;         // state: INVESTIGATING, IDENTIFIED, MONITORING or RESOLVED
   std::string output = "-";  // postmortem: file to write
 };
 
@@ -33,6 +34,7 @@ private:
   CLI::App* list_ = nullptr;
   CLI::App* show_ = nullptr;
   CLI::App* ack_ = nullptr;
+  CLI::App* state_ = nullptr;
   CLI::App* resolve_ = nullptr;
   CLI::App* note_ = nullptr;
   CLI::App* postmortem_ = nullptr;

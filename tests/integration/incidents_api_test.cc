@@ -205,6 +205,15 @@ TEST_F(IncidentsApiTest, AlertOpensIncidentPeopleWorkItAndItSurvivesKill) {
                            url, "--key", admin_},
                           &output),
             0);
+  ASSERT_EQ(RunFraudguard({"incidents", "state", std::to_string(id), "monitoring", "--note",
+                           "fix deployed, watching", "--url", url, "--key", admin_},
+                          &output),
+            0);
+  EXPECT_NE(output.find("MONITORING"), std::string::npos) << output;
+  EXPECT_NE(RunFraudguard(
+                {"incidents", "state", std::to_string(id), "FIXED", "--url", url, "--key", admin_},
+                &output),
+            0);  // not a state
   EXPECT_NE(
       RunFraudguard({"incidents", "resolve", std::to_string(id), "--url", url, "--key", reader_},
                     &output),
@@ -227,7 +236,9 @@ TEST_F(IncidentsApiTest, AlertOpensIncidentPeopleWorkItAndItSurvivesKill) {
   EXPECT_NE(markdown.find("| Severity | SEV2"), std::string::npos) << markdown;
   EXPECT_NE(markdown.find("by ops, after"), std::string::npos) << markdown;
   EXPECT_NE(markdown.find("rolled nothing back"), std::string::npos) << markdown;
-  EXPECT_NE(markdown.find("IDENTIFIED -> RESOLVED: drill over"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("IDENTIFIED -> MONITORING: fix deployed, watching"), std::string::npos)
+      << markdown;
+  EXPECT_NE(markdown.find("MONITORING -> RESOLVED: drill over"), std::string::npos) << markdown;
   EXPECT_NE(markdown.find("- [ ] Look at the requests"), std::string::npos) << markdown;
 
   auto metrics = Send("GET", "/metrics");
