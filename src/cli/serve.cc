@@ -464,6 +464,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
                         std::string(RouteName(Route::kAnalyzeBatch))};
   sources.slo = &slo_tracker;
   sources.accuracy = &accuracy;
+  sources.model_drift = [&drift] { return drift.Report().score_psi; };
   sources.connection_usage = [&server, &config] {
     return static_cast<double>(server.stats().open) / static_cast<double>(config.max_connections);
   };

@@ -61,6 +61,7 @@ struct AlertEvaluator::Snapshot {
   std::map<std::string, SloReport> slos;
   double accuracy = kNoData;
   double connection_usage = kNoData;
+  double model_drift = kNoData;
 
   // The W whole minutes before the current one and the current one so far: a window that
   // never starts empty at a minute's turn (which would reset every pending rule).
@@ -109,6 +110,8 @@ double AlertEvaluator::Measure(const Comparison& comparison, const Snapshot& sna
       return snapshot.accuracy;
     case Measurement::kConnectionUsage:
       return snapshot.connection_usage;
+    case Measurement::kModelDrift:
+      return snapshot.model_drift;
     case Measurement::kBurnRate: {
       auto found = snapshot.slos.find(comparison.slo);
       if (found == snapshot.slos.end()) {
@@ -193,6 +196,9 @@ void AlertEvaluator::Tick() {
   }
   if (sources_.connection_usage) {
     snapshot.connection_usage = sources_.connection_usage();
+  }
+  if (sources_.model_drift) {
+    snapshot.model_drift = sources_.model_drift();
   }
   if (!read_ok) {
     failures_.fetch_add(1, std::memory_order_relaxed);

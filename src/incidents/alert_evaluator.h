@@ -32,6 +32,7 @@ struct MeasurementSources {
   SloTracker* slo = nullptr;            // null: burn rates have no data
   const AccuracyTracker* accuracy = nullptr;
   std::function<double()> connection_usage;  // open / max; empty: no data
+  std::function<double()> model_drift;       // the active model's score PSI; empty: no data
 };
 
 enum class RuleState : uint8_t { kInactive, kPending, kFiring };

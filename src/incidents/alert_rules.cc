@@ -52,6 +52,14 @@ rules:
     annotations:
       summary: "Connection pool nearly exhausted"
       description: "{{ $value | humanizePercentage }} of connections are in use"
+  # Not one of the specification's four: its drift threshold (under 5 %) as an alert.
+  - name: MLModelDrift
+    condition: "model_drift > 0.05"
+    for: 30m
+    labels: {severity: warning, service: ml-inference}
+    annotations:
+      summary: "Traffic has drifted from the model's validation period"
+      description: "Population stability index of the risk score is {{ $value }}"
   # The fraud API outage playbook's trigger conditions.
   - name: FraudAPIAvailabilityLow
     condition: "availability(5m) < 0.95"
@@ -91,6 +99,7 @@ constexpr MeasurementName kMeasurements[] = {
     {"latency_p99", Measurement::kLatencyP99, true},
     {"model_accuracy", Measurement::kModelAccuracy, false},
     {"connection_usage", Measurement::kConnectionUsage, false},
+    {"model_drift", Measurement::kModelDrift, false},
     {"burn_rate", Measurement::kBurnRate, true},
 };
 
@@ -151,7 +160,7 @@ Result<Comparison> ParseComparison(std::string text) {
     return Error{"unknown measurement '" + name +
                  "'; known: requests, successful_requests, error_ratio, availability, "
                  "latency_p50, latency_p95, latency_p99, model_accuracy, connection_usage, "
-                 "burn_rate"};
+                 "model_drift, burn_rate"};
   }
   Comparison comparison;
   comparison.measurement = found->measurement;

@@ -16,6 +16,8 @@
 //                            like Prometheus' histogram_quantile (no data without requests)
 //   model_accuracy           online accuracy from feedback labels (no data without labels)
 //   connection_usage         open client connections / the server's max_connections
+//   model_drift              the active model's drift: PSI of its risk score over the drift
+//                            window (no data while the window holds too few transactions)
 //   burn_rate(SLO, W)        the SLO's error budget burn rate over W, W one of 5m 30m 1h 2h 6h
 //                            1d 3d
 // The "scoring routes" are /api/v1/fraud/analyze and /api/v1/fraud/analyze/batch. A comparison
@@ -44,6 +46,7 @@ enum class Measurement : uint8_t {
   kLatencyP99,
   kModelAccuracy,
   kConnectionUsage,
+  kModelDrift,
   kBurnRate,
 };
 enum class CompareOp : uint8_t { kGreater, kGreaterEqual, kLess, kLessEqual, kEqual, kNotEqual };

@@ -68,6 +68,7 @@ protected:
     }
     sources.accuracy = &accuracy_;
     sources.connection_usage = [this] { return connection_usage_; };
+    sources.model_drift = [this] { return model_drift_; };
     evaluator_ =
         std::make_unique<AlertEvaluator>(std::move(rules), std::move(sources), *engine_, clock_);
   }
@@ -101,8 +102,29 @@ protected:
   std::unique_ptr<SloTracker> slo_;
   AccuracyTracker accuracy_{clock_};
   double connection_usage_ = 0.1;
+  double model_drift_ = std::nan("");  // no data: too few transactions in the drift window
   std::unique_ptr<AlertEvaluator> evaluator_;
 };
+
+TEST_F(AlertScenarioTest, ModelDriftFiresAfterHalfAnHourAndNoDataNeverFires) {
+  StartEvaluator(DefaultAlertRules().rules);
+  Traffic(40, 0.0);  // no drift figure yet: nothing fires however long
+  EXPECT_EQ(StateOf("MLModelDrift"), RuleState::kInactive);
+  model_drift_ = 0.04;  // under the threshold
+  Traffic(40, 0.0);
+  EXPECT_EQ(StateOf("MLModelDrift"), RuleState::kInactive);
+  model_drift_ = 0.3;
+  Traffic(29, 0.0);
+  EXPECT_EQ(StateOf("MLModelDrift"), RuleState::kPending);
+  Traffic(2, 0.0);
+  EXPECT_EQ(StateOf("MLModelDrift"), RuleState::kFiring);
+  auto incidents = engine_->List(false, 10);
+  ASSERT_EQ(incidents.size(), 1u);
+  EXPECT_EQ(incidents[0].service, "ml-inference");
+  model_drift_ = 0.02;
+  Traffic(1, 0.0);
+  EXPECT_EQ(StateOf("MLModelDrift"), RuleState::kInactive);
+}
 
 TEST_F(AlertScenarioTest, ErrorRateOutageOpensOneSev2IncidentRecoveryMonitorsFlappingStaysOne) {
   StartEvaluator(SpecRules());
@@ -229,12 +251,14 @@ TEST(AlertRulesTest, ShippedFileEqualsTheBuiltIn) {
   text << in.rdbuf();
   EXPECT_EQ(text.str(), DefaultAlertRulesYaml());
   const AlertRulesConfig config = DefaultAlertRules();
-  ASSERT_EQ(config.rules.size(), 7u);
+  ASSERT_EQ(config.rules.size(), 8u);
   EXPECT_EQ(config.rules[0].name, "FraudAPIHighErrorRate");
   EXPECT_EQ(config.rules[0].for_ms, 2 * kMinute);
   EXPECT_EQ(config.rules[1].for_ms, 5 * kMinute);
   EXPECT_EQ(config.rules[2].for_ms, 10 * kMinute);
   EXPECT_EQ(config.rules[3].for_ms, 1 * kMinute);
+  EXPECT_EQ(config.rules[4].name, "MLModelDrift");
+  EXPECT_EQ(config.rules[4].for_ms, 30 * kMinute);
   EXPECT_EQ(config.evaluation_interval_ms, 15'000);
 }
 
