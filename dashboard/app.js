@@ -18,7 +18,11 @@ const state = {
   incidents: [],
   selectedIncident: null,
   needsKey: false,
+  lastPollMs: 0,
+  pollMs: [],            // duration of each poll, for the page's own query-time figure
 };
+// For tests and the curious: the durations of the last hour's polls, in ms.
+window.dashboardPollDurations = () => state.pollMs.slice();
 
 const $ = (id) => document.getElementById(id);
 
@@ -288,7 +292,7 @@ function renderSlo(slo) {
 
 function renderAlerts(alerts) {
   fillRows($('alerts').querySelector('tbody'), alerts.alerts.map((a) => element('tr', {},
-    element('td', {}, a.name),
+    element('td', {}, a.name + (a.labels && a.labels.slo ? ` (${a.labels.slo})` : '')),
     element('td', {}, element('span', { class: `status ${a.state === 'firing' ? 'CRITICAL' : a.state === 'pending' ? 'WARNING' : 'HEALTHY'}` }, a.state)),
     element('td', { class: 'num' }, a.value === null ? '–' : Number(a.value).toPrecision(3)),
     element('td', {}, (a.labels && a.labels.severity) || ''))));
@@ -339,7 +343,14 @@ async function loadIncident(id) {
   if (!detail.playbook) {
     playbook.replaceChildren(element('p', { class: 'muted' }, 'No playbook for this incident.'));
   } else {
-    playbook.replaceChildren(element('pre', {}, JSON.stringify(detail.playbook, null, 2)));
+    const book = detail.playbook;
+    const parts = [element('p', {}, `${book.title} (${book.name}, ${book.severity})`)];
+    for (const [key, title] of [['immediate_actions', 'Immediate actions'], ['investigation_steps', 'Investigation'],
+      ['escalation_criteria', 'Escalate when'], ['recovery_procedures', 'Recovery']]) {
+      if (!book[key] || book[key].length === 0) continue;
+      parts.push(element('h4', {}, title), element('ol', {}, ...book[key].map((step) => element('li', {}, step))));
+    }
+    playbook.replaceChildren(...parts);
   }
 }
 
@@ -369,6 +380,7 @@ function showKeyForm(message) {
 }
 
 async function poll() {
+  const pollStarted = Date.now();
   const results = await Promise.allSettled([
     fetch('/metrics', { cache: 'no-store' }).then((r) => r.text()),
     api('/api/v1/health'),
@@ -389,6 +401,10 @@ async function poll() {
   if (slo.status === 'fulfilled') renderSlo(slo.value);
   if (alerts.status === 'fulfilled') renderAlerts(alerts.value);
   if (incidents.status === 'fulfilled') renderIncidents(incidents.value);
+  // How long the slowest of the poll's reads took (the dashboard objective: under 500 ms p95).
+  state.lastPollMs = Date.now() - pollStarted;
+  state.pollMs.push(state.lastPollMs);
+  if (state.pollMs.length > HISTORY_MS / POLL_MS) state.pollMs.shift();
   if (failures.length === 0 && metrics.status === 'fulfilled') {
     state.lastSuccessMs = Date.now();
     $('errors').hidden = true;
@@ -404,7 +420,7 @@ function updateAge() {
   const age = $('data-age');
   if (!state.lastSuccessMs) return;
   const seconds = Math.round((Date.now() - state.lastSuccessMs) / 1000);
-  text(age, `data ${seconds} s old (refresh every ${POLL_MS / 1000} s)`);
+  text(age, `data ${seconds} s old (refresh every ${POLL_MS / 1000} s, last took ${state.lastPollMs} ms)`);
   age.classList.toggle('stale', Date.now() - state.lastSuccessMs > STALE_MS);
 }
 

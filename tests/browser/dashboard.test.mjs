@@ -127,24 +127,35 @@ async function main() {
   assert.equal(missing.status, 404);
   assert.equal(missing.body.error, 'not_found');
   assert.equal(missing.body.field, 'path');
+  const wrongMethod = await api('/dashboard', { method: 'POST', body: {} });
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.body.error, 'method_not_allowed');
 
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
     args: ['--no-sandbox', '--disable-background-networking'] });
+  // The load time, measured in a tab of its own: the main tab fakes the clock, which hides the
+  // browser's navigation timing.
+  const probe = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const probePage = await probe.newPage();
+  const started = Date.now();
+  await probePage.goto(base + '/dashboard', { waitUntil: 'load' });
+  const wallLoadMs = Date.now() - started;
+  const navigation = await probePage.evaluate(() => {
+    const entry = performance.getEntriesByType('navigation')[0];
+    return { load_ms: entry.loadEventEnd - entry.startTime, dom_ms: entry.domContentLoadedEventEnd - entry.startTime };
+  });
+  await probe.close();
+  assert.ok(navigation.load_ms < LOAD_BOUND_MS, `page load took ${navigation.load_ms} ms`);
+
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
   const offServer = [];
   page.on('request', (request) => { if (!request.url().startsWith(base)) offServer.push(request.url()); });
   const pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
-
-  const started = Date.now();
+  // The page's clock runs at the real pace, but the test can jump it forward to see old data.
+  await page.clock.install();
   await page.goto(base + '/dashboard', { waitUntil: 'load' });
-  const navigation = await page.evaluate(() => {
-    const entry = performance.getEntriesByType('navigation')[0];
-    return { load_ms: entry.loadEventEnd - entry.startTime, dom_ms: entry.domContentLoadedEventEnd - entry.startTime };
-  });
-  const wallLoadMs = Date.now() - started;
-  assert.ok(navigation.load_ms < LOAD_BOUND_MS, `page load took ${navigation.load_ms} ms`);
 
   // With keys configured the API answers 401 and the page asks for a key.
   await page.waitForSelector('#key-form:not([hidden])', { timeout: WAIT_MS });
@@ -193,7 +204,7 @@ async function main() {
     (await page.locator('#slos tbody tr').count()) === slo.slos.length && slo.slos.length > 0);
   for (const s of slo.slos) {
     const status = await page.textContent(`#slos tr[data-slo="${s.name}"] .status`);
-    assert.ok(['HEALTHY', 'WARNING', 'CRITICAL', 'EXHAUSTED'].includes(status), `${s.name}: ${status}`);
+    assert.equal(status, s.status, `status of ${s.name}`);
   }
   assert.equal(await page.textContent('#deploys'), slo.deployments_allowed ? 'allowed' : 'HALTED');
   await page.screenshot({ path: join(artifacts, 'dashboard-slo.png'), fullPage: true });
@@ -219,11 +230,34 @@ async function main() {
   await waitFor('the acknowledged row', async () => /dashboard-admin/.test(await page.textContent(row)));
   await page.screenshot({ path: join(artifacts, 'dashboard-incidents.png'), fullPage: true });
 
+  // Resolving through the page moves the incident to RESOLVED in the API.
+  await page.click('#resolve-button');
+  await waitFor('the resolution', async () => (await page.textContent('#action-message')) === 'resolved');
+  const resolved = (await api(`/api/v1/incidents/${id}`)).body.incident;
+  assert.equal(resolved.state, 'RESOLVED');
+  await waitFor('the resolved row', async () => /RESOLVED/.test(await page.textContent(row)));
+
+  // How long the page's polls took in the browser, each the slowest of its six reads
+  // (objective: queries under 500 ms at p95).
+  const queryMs = (await page.evaluate(() => window.dashboardPollDurations())).sort((a, b) => a - b);
+  assert.ok(queryMs.length >= 2, 'the page polled the API');
+  const queryP95 = queryMs[Math.min(queryMs.length - 1, Math.floor(queryMs.length * 0.95))];
+
+  // With the server gone, the data grows old: past 30 s the age is marked stale and the failed
+  // poll is shown.
+  await stopServer();
+  assert.equal(await page.locator('#data-age.stale').count(), 0);
+  await page.clock.fastForward('00:35');
+  await page.waitForSelector('#data-age.stale', { timeout: WAIT_MS });
+  await page.waitForSelector('#errors:not([hidden])', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#data-age'), /data 3\d s old/);
+
   assert.deepEqual(offServer, [], 'the page requested nothing off the server');
   assert.deepEqual(pageErrors, [], 'no script errors');
 
   const figures = { load_ms: Math.round(navigation.load_ms), dom_content_loaded_ms: Math.round(navigation.dom_ms),
-    wall_goto_ms: wallLoadMs, first_data_after_key_ms: firstDataMs, incident_shown_after_ms: incidentAppearMs };
+    wall_goto_ms: wallLoadMs, first_data_after_key_ms: firstDataMs, incident_shown_after_ms: incidentAppearMs,
+    polls: queryMs.length, poll_p95_ms: queryP95, poll_max_ms: queryMs[queryMs.length - 1] };
   writeFileSync(join(artifacts, 'dashboard-figures.json'), JSON.stringify(figures, null, 2) + '\n');
   console.log('dashboard figures:', JSON.stringify(figures));
 }
