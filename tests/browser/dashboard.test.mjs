@@ -80,13 +80,15 @@ async function startServer() {
   return { base: `http://127.0.0.1:${port}`, adminKey };
 }
 
+// SIGTERM, then SIGKILL after 10 s; returns the exit code (null when killed by a signal).
 async function stopServer() {
-  if (!server || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.once('exit', resolve));
+  if (!server || server.exitCode !== null || server.signalCode !== null) return server && server.exitCode;
+  const exited = new Promise((resolve) => server.once('exit', (code) => resolve(code)));
   server.kill('SIGTERM');
   const timer = setTimeout(() => server.kill('SIGKILL'), 10000);
-  await exited;
+  const code = await exited;
   clearTimeout(timer);
+  return code;
 }
 
 function parseMetric(text, name, labels = {}) {
@@ -245,7 +247,7 @@ async function main() {
 
   // With the server gone, the data grows old: past 30 s the age is marked stale and the failed
   // poll is shown.
-  await stopServer();
+  assert.equal(await stopServer(), 0, 'the server stops cleanly on SIGTERM');
   assert.equal(await page.locator('#data-age.stale').count(), 0);
   await page.clock.fastForward('00:35');
   await page.waitForSelector('#data-age.stale', { timeout: WAIT_MS });
