@@ -9,6 +9,7 @@ packages=(
   libxgboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
   curl wrk nginx-light prometheus prometheus-alertmanager
+  chromium nodejs
 )
 
 missing=()
@@ -18,16 +19,22 @@ for package in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#packages[@]} packages present"
-  exit 0
-fi
-
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
-echo "setup: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+else
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Debian's nodejs comes without npm (other builds of nodejs bring their own).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing npm"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
+fi
+
+bash "$(dirname "$0")/setup-browser-tests.sh"
 echo "setup: done"

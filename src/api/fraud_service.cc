@@ -11,6 +11,7 @@
 #include "api/incident_codec.h"
 #include "core/json_writer.h"
 #include "core/log.h"
+#include "dashboard/static_files.h"
 
 namespace fraudguard {
 namespace {
@@ -97,6 +98,9 @@ Route MatchRoute(std::string_view path) {
   }
   if (path == "/api/v1/notifications") {
     return Route::kNotifications;
+  }
+  if (dashboard::IsDashboardPath(path)) {
+    return Route::kDashboard;
   }
   if (path.size() > kIncidentPrefix.size() && path.rfind(kIncidentPrefix, 0) == 0) {
     return path.find('/', kIncidentPrefix.size()) == std::string_view::npos
@@ -240,6 +244,8 @@ std::string_view RouteName(Route route) {
       return "/api/v1/alerts/alertmanager";
     case Route::kNotifications:
       return "/api/v1/notifications";
+    case Route::kDashboard:
+      return "/dashboard";
     case Route::kUnknown:
       return "other";
   }
@@ -496,6 +502,11 @@ void FraudService::Dispatch(Route route,
       if (Authorize(request, Role::kRead, response)) {
         HandleNotifications(request, response);
       }
+      return;
+    case Route::kDashboard:
+      // The page and its files hold no data (the page reads the API with the visitor's key),
+      // so they need no key, like /metrics.
+      dashboard::ServeDashboardFile(request.path, response);
       return;
     case Route::kUnknown:
       return;

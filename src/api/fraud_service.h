@@ -55,6 +55,7 @@ enum class Route : uint8_t {
   kAlerts,
   kAlertmanager,
   kNotifications,
+  kDashboard,  // the operations page and its files, /dashboard[/...]
   kUnknown,
 };
 inline constexpr size_t kRouteCount = static_cast<size_t>(Route::kUnknown) + 1;
