@@ -87,6 +87,7 @@ Status LoadServeConfigFile(const std::string& path, ServeConfig& config) {
       {"canary_config", Bind(config.canary_config_path)},
       {"alert_rules", Bind(config.alert_rules_path)},
       {"playbooks", Bind(config.playbooks_path)},
+      {"notifications", Bind(config.notifications_path)},
   };
   const std::map<std::string, std::map<std::string, Setter>> sections = {
       {"server",

@@ -29,6 +29,18 @@ TEST(ServeConfig, ReadsNestedKeys) {
   std::remove(path.c_str());
 }
 
+// The file `make run` starts the service with: every key in it must load and validate.
+TEST(ServeConfig, TheShippedConfigLoadsAndValidates) {
+  ServeConfig config;
+  const auto loaded =
+      LoadServeConfigFile(std::string(FRAUDGUARD_SOURCE_DIR) + "/config/fraudguard.yaml", config);
+  ASSERT_TRUE(loaded) << loaded.error();
+  const auto valid = ValidateServeConfig(config);
+  EXPECT_TRUE(valid) << valid.error();
+  EXPECT_EQ(config.port, 8080);
+  EXPECT_EQ(config.bind_address, "127.0.0.1");
+}
+
 TEST(ServeConfig, UnknownKeyIsNamed) {
   const auto path = WriteTemp("server:\n  prot: 9090\n");
   ServeConfig config;
