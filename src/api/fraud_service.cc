@@ -558,6 +558,33 @@ bool FraudService::Authorize(const http::Request& request,
   return true;
 }
 
+namespace {
+
+// The decision log's row for `decision` on `txn`, with the response body it was answered with.
+DecisionRecord RecordOf(const Transaction& txn,
+                        const Decision& decision,
+                        int64_t decided_ms,
+                        std::string response_json) {
+  DecisionRecord record;
+  record.transaction_id = txn.transaction_id;
+  record.timestamp_ms = txn.timestamp_ms;
+  record.decided_ms = decided_ms;
+  record.amount = txn.amount;
+  record.currency = txn.currency;
+  record.card_id = txn.card_id;
+  record.customer_id = txn.customer_id;
+  record.merchant_id = txn.merchant_id;
+  record.risk_score = decision.risk_score;
+  record.risk_level = RiskLevelName(decision.level);
+  record.action = ActionName(decision.action);
+  record.model_version = decision.model_version;
+  record.server_time_us = decision.server_time_us;
+  record.response_json = std::move(response_json);
+  return record;
+}
+
+}  // namespace
+
 bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::string& out) {
   WorkerState& state = *workers_[static_cast<size_t>(worker)];
   Decision& decision = state.decision;
@@ -575,22 +602,8 @@ bool FraudService::ScoreAndRecord(const Transaction& txn, int worker, std::strin
   const size_t json_start = out.size();
   AppendDecisionJson(decision, out);
 
-  DecisionRecord record;
-  record.transaction_id = txn.transaction_id;
-  record.timestamp_ms = txn.timestamp_ms;
   const int64_t decided_ms = deps_.clock->NowMillis();
-  record.decided_ms = decided_ms;
-  record.amount = txn.amount;
-  record.currency = txn.currency;
-  record.card_id = txn.card_id;
-  record.customer_id = txn.customer_id;
-  record.merchant_id = txn.merchant_id;
-  record.risk_score = decision.risk_score;
-  record.risk_level = RiskLevelName(decision.level);
-  record.action = ActionName(decision.action);
-  record.model_version = decision.model_version;
-  record.server_time_us = decision.server_time_us;
-  record.response_json = out.substr(json_start);
+  DecisionRecord record = RecordOf(txn, decision, decided_ms, out.substr(json_start));
   if (!deps_.decisions->AppendReserved(std::move(record), worker)) {
     decision_log_full_->Increment();  // only when the log closed under us, during shutdown
     return false;
@@ -621,23 +634,9 @@ void FraudService::RecordOtherModelDecision(const Transaction& txn,
                                             const Decision& other,
                                             int64_t decided_ms,
                                             WorkerState& state) {
-  DecisionRecord record;
-  record.transaction_id = txn.transaction_id;
-  record.timestamp_ms = txn.timestamp_ms;
-  record.decided_ms = decided_ms;
-  record.amount = txn.amount;
-  record.currency = txn.currency;
-  record.card_id = txn.card_id;
-  record.customer_id = txn.customer_id;
-  record.merchant_id = txn.merchant_id;
-  record.risk_score = other.risk_score;
-  record.risk_level = RiskLevelName(other.level);
-  record.action = ActionName(other.action);
-  record.model_version = other.model_version;
-  record.server_time_us = other.server_time_us;
   state.other_decision_json.clear();
   AppendDecisionJson(other, state.other_decision_json);
-  record.response_json = state.other_decision_json;
+  DecisionRecord record = RecordOf(txn, other, decided_ms, state.other_decision_json);
   // Not reserved: when this log is full the served answer still goes out, and the loss counts.
   if (!deps_.other_model_decisions->Append(std::move(record))) {
     other_model_decisions_dropped_->Increment();

@@ -17,7 +17,7 @@ namespace {
 
 // The same text as config/alerts.yaml (a unit test keeps the two equal).
 constexpr const char* kDefaultYaml =
-    R"yaml(# FraudGuard's built-in alert rules (see src/incidents/alert_rules.h for the measurements).
+    R"yaml(# FraudGuard's built-in alert rules (measurements: see src/incidents/alert_rules.h).
 evaluation_interval: 15s
 slo_burn_rate_alerts: true
 rules:

@@ -16,7 +16,7 @@ constexpr size_t kMaxListItems = 64;
 
 // The same text as config/playbooks.yaml (a unit test keeps the two equal).
 constexpr const char* kDefaultYaml =
-    R"yaml(# Incident playbooks, matched to incidents by their alerts (see src/incidents/playbook.h).
+    R"yaml(# Incident playbooks, matched to incidents by their alerts (see incidents/playbook.h).
 playbooks:
   - name: fraud_api_outage
     title: Fraud API outage

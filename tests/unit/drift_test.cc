@@ -138,9 +138,14 @@ TEST(DriftReferenceJson, AbsentReferenceIsNotAnError) {
   EXPECT_FALSE(parsed->has_value());
 }
 
+// Metadata whose reference holds the one distribution `json`.
+std::string OneDistribution(const std::string& json) {
+  return R"({"drift_reference":{"rows":1,"distributions":[)" + json + "]}}";
+}
+
 TEST(DriftReferenceJson, MalformedReferencesNameTheField) {
   const struct {
-    const char* metadata;
+    std::string metadata;
     const char* field;
   } cases[] = {
       {R"({"drift_reference":[]})", "metadata.drift_reference: expected an object"},
@@ -152,15 +157,15 @@ TEST(DriftReferenceJson, MalformedReferencesNameTheField) {
        "distributions[0].name"},
       {R"({"drift_reference":{"rows":1,"distributions":[{"name":"risk_score","expected":[1,0]}]}})",
        "distributions[0].edges: missing"},
-      {R"({"drift_reference":{"rows":1,"distributions":[{"name":"risk_score","edges":[2,1],"expected":[0.5,0.5,0,0]}]}})",
+      {OneDistribution(R"({"name":"risk_score","edges":[2,1],"expected":[0.5,0.5,0,0]})"),
        "distributions[0].edges: must be strictly ascending"},
-      {R"({"drift_reference":{"rows":1,"distributions":[{"name":"risk_score","edges":[1],"expected":[1,0]}]}})",
+      {OneDistribution(R"({"name":"risk_score","edges":[1],"expected":[1,0]})"),
        "distributions[0].expected: needs 3 shares"},
-      {R"({"drift_reference":{"rows":1,"distributions":[{"name":"risk_score","edges":[],"expected":[0.7,0.7]}]}})",
+      {OneDistribution(R"({"name":"risk_score","edges":[],"expected":[0.7,0.7]})"),
        "distributions[0].expected: shares must sum to 1"},
-      {R"({"drift_reference":{"rows":1,"distributions":[{"name":"risk_score","edges":[],"expected":[2,-1]}]}})",
+      {OneDistribution(R"({"name":"risk_score","edges":[],"expected":[2,-1]})"),
        "distributions[0].expected: shares must lie between 0 and 1"},
-      {R"({"drift_reference":{"rows":1,"distributions":[{"name":"risk_score","edges":["a"],"expected":[1,0,0]}]}})",
+      {OneDistribution(R"({"name":"risk_score","edges":["a"],"expected":[1,0,0]})"),
        "distributions[0].edges: expected finite numbers"},
       {R"({"drift_reference":{"rows":-3,"distributions":[]}})", "rows: expected a non-negative"},
   };

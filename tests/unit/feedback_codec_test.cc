@@ -19,9 +19,9 @@ TEST(FeedbackCodecTest, DecodesAFullBody) {
   FeedbackDecoder decoder;
   FeedbackRequest out;
   RequestError error;
-  ASSERT_TRUE(decoder.Decode(
-      R"({"transaction_id":"t-1","label":"fraud","source":"chargeback","timestamp":"2024-05-01T12:00:00Z"})",
-      kNowMs, out, error))
+  ASSERT_TRUE(decoder.Decode(R"({"transaction_id":"t-1","label":"fraud","source":"chargeback",)"
+                             R"("timestamp":"2024-05-01T12:00:00Z"})",
+                             kNowMs, out, error))
       << error.message;
   EXPECT_EQ(out.transaction_id, "t-1");
   EXPECT_EQ(out.label, FraudLabel::kFraud);

@@ -79,9 +79,10 @@ TEST(TransactionCodecTest, MalformedValuesAnywhereAreMalformedJson) {
   TransactionDecoder decoder(TransactionLimits{});
   Transaction txn;
   RequestError error;
-  EXPECT_TRUE(decoder.DecodeOne(
-      R"({"amount":5,"card_id":null,"timestamp":null,"user_age_days":null,"x":[true,false,null,{"a":-1.5e3}]})",
-      kNowMs, txn, error))
+  EXPECT_TRUE(
+      decoder.DecodeOne(R"({"amount":5,"card_id":null,"timestamp":null,"user_age_days":null,)"
+                        R"("x":[true,false,null,{"a":-1.5e3}]})",
+                        kNowMs, txn, error))
       << error.message;
 }
 
