@@ -27,18 +27,6 @@
 namespace fraudguard::testing {
 namespace {
 
-uint16_t FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 std::string NewKey(const std::string& file, const std::string& name, const std::string& roles) {
   std::string output;
   EXPECT_EQ(
@@ -98,7 +86,14 @@ std::string Rfc3339(int64_t seconds_from_now) {
 class AlertmanagerProcess {
 public:
   AlertmanagerProcess(const std::string& dir, uint16_t fraudguard_port, const std::string& key_file)
-      : dir_(dir), port_(FreePort()) {
+      : dir_(dir),
+        port_(FreeLoopbackPort()),
+        daemon_({"prometheus-alertmanager", "--config.file=" + dir + "/alertmanager.yml",
+                 "--storage.path=" + dir + "/am-data",
+                 "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                 "--cluster.listen-address="},
+                dir + "/alertmanager.log",
+                port_) {
     std::ofstream(dir_ + "/alertmanager.yml")
         << "route:\n  receiver: fraudguard\n  group_by: [service]\n"
         << "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
@@ -107,58 +102,17 @@ public:
         << "        send_resolved: true\n        http_config:\n          authorization:\n"
         << "            type: Bearer\n            credentials_file: " << key_file << "\n";
   }
-  ~AlertmanagerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      for (int i = 0; i < 100 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
   AlertmanagerProcess(const AlertmanagerProcess&) = delete;
   AlertmanagerProcess& operator=(const AlertmanagerProcess&) = delete;
 
-  bool Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      const std::string log = dir_ + "/alertmanager.log";
-      FILE* out = std::freopen(log.c_str(), "w", stderr);
-      (void)out;
-      const std::string config = "--config.file=" + dir_ + "/alertmanager.yml";
-      const std::string storage = "--storage.path=" + dir_ + "/am-data";
-      const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
-      execlp("prometheus-alertmanager", "prometheus-alertmanager", config.c_str(), storage.c_str(),
-             listen.c_str(), "--cluster.listen-address=", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 300; ++i) {  // bounded: 30 s
-      http::Client client("127.0.0.1", port_, 1000);
-      auto response = client.Send("GET", "/-/ready");
-      if (response && response->status == 200) {
-        return true;
-      }
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
+  bool Start() { return daemon_.Start(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string Logs() const {
-    std::ifstream in(dir_ + "/alertmanager.log");
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  std::string Logs() const { return daemon_.Logs(); }
 
 private:
   std::string dir_;
   uint16_t port_;
-  pid_t pid_ = -1;
+  LoopbackDaemon daemon_;
 };
 
 class AlertmanagerTest : public ::testing::Test {

@@ -20,23 +20,17 @@
 namespace fraudguard::testing {
 namespace {
 
-uint16_t FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 // Debian's prometheus scraping `targets` every second, stopped at the end.
 class Prometheus {
 public:
   Prometheus(const std::string& dir, const std::vector<uint16_t>& targets)
-      : dir_(dir), port_(FreePort()) {
+      : dir_(dir),
+        port_(FreeLoopbackPort()),
+        daemon_({"prometheus", "--config.file=" + dir + "/prometheus.yml",
+                 "--storage.tsdb.path=" + dir + "/tsdb",
+                 "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                dir + "/prometheus.log",
+                port_) {
     std::ofstream config(dir_ + "/prometheus.yml");
     config << "global:\n  scrape_interval: 1s\n"
            << "scrape_configs:\n  - job_name: fraud-api\n    static_configs:\n"
@@ -46,52 +40,16 @@ public:
     }
     config << "]\n";
   }
-  ~Prometheus() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      for (int i = 0; i < 100 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
   Prometheus(const Prometheus&) = delete;
   Prometheus& operator=(const Prometheus&) = delete;
 
-  bool Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      const std::string log = dir_ + "/prometheus.log";
-      FILE* out = std::freopen(log.c_str(), "w", stderr);
-      (void)out;
-      const std::string config = "--config.file=" + dir_ + "/prometheus.yml";
-      const std::string storage = "--storage.tsdb.path=" + dir_ + "/tsdb";
-      const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
-      execlp("prometheus", "prometheus", config.c_str(), storage.c_str(), listen.c_str(),
-             static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 300; ++i) {  // bounded wait for /-/ready
-      http::Client client("127.0.0.1", port_, 1000);
-      auto response = client.Send("GET", "/-/ready");
-      if (response && response->status == 200) {
-        return true;
-      }
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
+  bool Start() { return daemon_.Start(); }
   std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
 private:
   std::string dir_;
   uint16_t port_;
-  pid_t pid_ = -1;
+  LoopbackDaemon daemon_;
 };
 
 std::string Url(const ServerProcess& server) {

@@ -1,12 +1,16 @@
 #include "server_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -176,6 +180,67 @@ int RunFraudguard(const std::vector<std::string>& args, std::string* output) {
     *output = text;
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+uint16_t FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+LoopbackDaemon::LoopbackDaemon(std::vector<std::string> argv, std::string log_path, uint16_t port)
+    : argv_(std::move(argv)), log_path_(std::move(log_path)), port_(port) {}
+
+LoopbackDaemon::~LoopbackDaemon() {
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 100 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+bool LoopbackDaemon::Start() {
+  std::vector<char*> argv;
+  for (std::string& arg : argv_) {
+    argv.push_back(arg.data());
+  }
+  argv.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* out = std::freopen(log_path_.c_str(), "w", stderr);
+    (void)out;
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  for (int i = 0; i < 300; ++i) {  // bounded: 30 s
+    http::Client client("127.0.0.1", port_, 1000);
+    auto response = client.Send("GET", "/-/ready");
+    if (response && response->status == 200) {
+      return true;
+    }
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+std::string LoopbackDaemon::Logs() const {
+  std::ifstream in(log_path_);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace fraudguard::testing

@@ -62,4 +62,29 @@ std::string RepoPath(const std::string& relative);
 // Runs the fraudguard binary with `args` to completion; returns the exit status and stdout.
 int RunFraudguard(const std::vector<std::string>& args, std::string* output = nullptr);
 
+// A free TCP port on 127.0.0.1 (the kernel's choice; free when this returns).
+uint16_t FreeLoopbackPort();
+
+// A helper program for a test (Debian's prometheus, prometheus-alertmanager) listening on
+// 127.0.0.1:port, with its stderr in `log_path`. Ready once GET /-/ready answers 200; stopped
+// with SIGTERM, then SIGKILL, when destroyed.
+class LoopbackDaemon {
+public:
+  LoopbackDaemon(std::vector<std::string> argv, std::string log_path, uint16_t port);
+  ~LoopbackDaemon();
+  LoopbackDaemon(const LoopbackDaemon&) = delete;
+  LoopbackDaemon& operator=(const LoopbackDaemon&) = delete;
+
+  // Starts it and waits (at most 30 s) until it is ready; false if it exited or never was.
+  bool Start();
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string Logs() const;
+
+private:
+  std::vector<std::string> argv_;
+  std::string log_path_;
+  uint16_t port_;
+  pid_t pid_ = -1;
+};
+
 }  // namespace fraudguard::testing

@@ -38,18 +38,6 @@ decision_log:
   flush_interval_ms: 60000
 )yaml";
 
-uint16_t FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 std::string UrlEncode(const std::string& text) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
@@ -69,54 +57,23 @@ std::string UrlEncode(const std::string& text) {
 class PrometheusProcess {
 public:
   PrometheusProcess(const std::string& dir, uint16_t target_port, const std::string& rules)
-      : dir_(dir), port_(FreePort()) {
+      : dir_(dir),
+        port_(FreeLoopbackPort()),
+        daemon_({"prometheus", "--config.file=" + dir + "/prometheus.yml",
+                 "--storage.tsdb.path=" + dir + "/tsdb",
+                 "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                dir + "/prometheus.log",
+                port_) {
     std::ofstream(dir_ + "/prometheus.yml")
         << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
         << "rule_files: ['" << rules << "']\n"
         << "scrape_configs:\n  - job_name: fraud-api\n    static_configs:\n"
         << "      - targets: ['127.0.0.1:" << target_port << "']\n";
   }
-  ~PrometheusProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      for (int i = 0; i < 100 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
   PrometheusProcess(const PrometheusProcess&) = delete;
   PrometheusProcess& operator=(const PrometheusProcess&) = delete;
 
-  bool Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      const std::string log = dir_ + "/prometheus.log";
-      FILE* out = std::freopen(log.c_str(), "w", stderr);
-      (void)out;
-      const std::string config = "--config.file=" + dir_ + "/prometheus.yml";
-      const std::string storage = "--storage.tsdb.path=" + dir_ + "/tsdb";
-      const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
-      execlp("prometheus", "prometheus", config.c_str(), storage.c_str(), listen.c_str(),
-             static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    // Bounded wait for /-/ready.
-    for (int i = 0; i < 300; ++i) {
-      http::Client client("127.0.0.1", port_, 1000);
-      auto response = client.Send("GET", "/-/ready");
-      if (response && response->status == 200) {
-        return true;
-      }
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
+  bool Start() { return daemon_.Start(); }
 
   // The value of an instant query with one result; NaN when there is none.
   double Query(const std::string& promql) const {
@@ -142,7 +99,7 @@ public:
 private:
   std::string dir_;
   uint16_t port_;
-  pid_t pid_ = -1;
+  LoopbackDaemon daemon_;
 };
 
 // Polls `query` until it has a value (bounded); NaN when it never had one.
