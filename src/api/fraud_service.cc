@@ -845,6 +845,11 @@ void FraudService::HandleFeedback(const http::Request& request,
   } else {
     feedback_total_->WithLabels({"stored"}).Increment();
     deps_.accuracy->Add(ToLabelledDecision(label));
+    if (label.label == FraudLabel::kFraud) {
+      // Feeds the merchant's delayed fraud-risk features; committed with this worker's log
+      // before the answer leaves (BeforeSend).
+      deps_.features->RecordFraudLabel(decision.merchant_id, decision.timestamp_ms, worker);
+    }
   }
   const LabelRecord& stored = duplicate ? existing : label;
   JsonWriter json(response.body);

@@ -333,6 +333,11 @@ Status RunEval(const EvalCommandOptions& options) {
     }
     clock.Set(timestamp_ms);
     scorer.Score(row.txn, 0, decision);
+    if (row.fraud) {
+      // The file's label stands for the chargeback production would receive; the merchant
+      // features read it only once it is kLabelDelayDays old, as they would in production.
+      (*store)->RecordFraudLabel(row.txn.merchant_id, timestamp_ms, 0);
+    }
     ++rows.replayed;
     progress.Update(rows.replayed, (*reader)->progress());
 

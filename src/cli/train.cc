@@ -136,14 +136,17 @@ Result<FeatureMatrix> ReplayFeatures(const TrainCommandOptions& options,
       break;  // the rest of the file comes after the period
     }
     clock.Set(row.txn.timestamp_ms);
+    (*store)->UpdateAndRead(row.txn, features, 0);
+    if (row.fraud) {
+      // Read by the merchant features only once it is kLabelDelayDays old, as in production.
+      (*store)->RecordFraudLabel(row.txn.merchant_id, row.txn.timestamp_ms, 0);
+    }
     if (period.from_day && day < *period.from_day) {
       // Before the period: it warms the feature windows, as production history would.
-      (*store)->UpdateAndRead(row.txn, features, 0);
       ++matrix.warmup_rows;
       progress.Update(rows_read, (*reader)->progress());
       continue;
     }
-    (*store)->UpdateAndRead(row.txn, features, 0);
     matrix.rows.insert(matrix.rows.end(), features.begin(), features.end());
     matrix.labels.push_back(row.fraud ? 1.0F : 0.0F);
     matrix.timestamps.push_back(row.txn.timestamp_ms);

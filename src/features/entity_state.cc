@@ -50,6 +50,56 @@ bool GetSet(const std::string& data, size_t& offset, RecentSet<N>& set) {
 
 }  // namespace
 
+int64_t UtcDayOf(int64_t timestamp_ms) {
+  constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+  return timestamp_ms / kDayMs - (timestamp_ms % kDayMs != 0 && timestamp_ms < 0);
+}
+
+size_t MerchantLabelDays::Slot(int64_t day) {
+  return static_cast<size_t>(((day % kDays) + kDays) % kDays);
+}
+
+void MerchantLabelDays::AdvanceTo(int64_t day) {
+  if (day <= newest_day) {
+    return;
+  }
+  if (day - newest_day >= kDays) {
+    transactions.fill(0);
+    frauds.fill(0);
+  } else {
+    for (int64_t skipped = newest_day + 1; skipped <= day; ++skipped) {
+      transactions[Slot(skipped)] = 0;
+      frauds[Slot(skipped)] = 0;
+    }
+  }
+  newest_day = day;
+}
+
+void MerchantLabelDays::AddTransaction(int64_t day) {
+  AdvanceTo(day);
+  if (day > newest_day - kDays) {
+    ++transactions[Slot(day)];
+  }
+}
+
+void MerchantLabelDays::AddFraud(int64_t day) {
+  AdvanceTo(day);
+  if (day > newest_day - kDays) {
+    ++frauds[Slot(day)];
+  }
+}
+
+MerchantLabelDays::Totals MerchantLabelDays::Sum(int64_t first_day, int64_t last_day) const {
+  Totals totals;
+  first_day = std::max(first_day, newest_day - kDays + 1);
+  last_day = std::min(last_day, newest_day);
+  for (int64_t day = first_day; day <= last_day; ++day) {
+    totals.transactions += transactions[Slot(day)];
+    totals.frauds += frauds[Slot(day)];
+  }
+  return totals;
+}
+
 uint64_t EntityKey(EntityType type, std::string_view id) {
   return HashString(id, kEntitySeeds[static_cast<size_t>(type)]);
 }
@@ -64,7 +114,23 @@ uint32_t DeviceHash(std::string_view device_id) {
 }
 
 int64_t ApplyUpdate(EntityRecord& record, const EntityUpdate& update) {
+  if (update.kind == UpdateKind::kFraudLabel) {
+    if (record.type == EntityType::kMerchant) {
+      if (!record.label_days) {
+        record.label_days = std::make_unique<MerchantLabelDays>();
+      }
+      record.label_days->AddFraud(UtcDayOf(update.timestamp_ms));
+    }
+    return update.timestamp_ms;
+  }
   const int64_t at_ms = record.history.Add(update.timestamp_ms, update.amount);
+  if (record.type == EntityType::kMerchant) {
+    if (!record.label_days) {
+      record.label_days = std::make_unique<MerchantLabelDays>();
+    }
+    // The recorded time, like the windows: a late transaction counts on the newest day seen.
+    record.label_days->AddTransaction(UtcDayOf(at_ms));
+  }
   if (record.type == EntityType::kCard) {
     if (!record.card) {
       record.card = std::make_unique<CardExtras>();
@@ -97,12 +163,22 @@ void SerializeRecord(const EntityRecord& record, int64_t touched_ms, std::string
     PutSet(out, record.card->countries);
     PutSet(out, record.card->devices);
   }
+  const uint8_t has_label_days = record.label_days != nullptr;
+  Put(out, has_label_days);
+  if (has_label_days) {
+    Put(out, record.label_days->newest_day);
+    for (int i = 0; i < MerchantLabelDays::kDays; ++i) {
+      Put(out, record.label_days->transactions[i]);
+      Put(out, record.label_days->frauds[i]);
+    }
+  }
 }
 
 bool DeserializeRecord(const std::string& data,
                        size_t& offset,
                        EntityRecord& record,
-                       int64_t& touched_ms) {
+                       int64_t& touched_ms,
+                       bool with_label_days) {
   uint8_t type = 0;
   uint8_t size = 0;
   if (!Get(data, offset, record.key) || !Get(data, offset, type) ||
@@ -135,6 +211,26 @@ bool DeserializeRecord(const std::string& data,
         !GetSet(data, offset, record.card->countries) ||
         !GetSet(data, offset, record.card->devices)) {
       return false;
+    }
+  }
+  if (!with_label_days) {
+    return true;
+  }
+  uint8_t has_label_days = 0;
+  if (!Get(data, offset, has_label_days) || has_label_days > 1 ||
+      (has_label_days == 1 && record.type != EntityType::kMerchant)) {
+    return false;
+  }
+  if (has_label_days) {
+    record.label_days = std::make_unique<MerchantLabelDays>();
+    if (!Get(data, offset, record.label_days->newest_day)) {
+      return false;
+    }
+    for (int i = 0; i < MerchantLabelDays::kDays; ++i) {
+      if (!Get(data, offset, record.label_days->transactions[i]) ||
+          !Get(data, offset, record.label_days->frauds[i])) {
+        return false;
+      }
     }
   }
   return true;

@@ -16,12 +16,22 @@
 
 namespace fraudguard {
 
-// One transaction's effect on one entity: what a durability log record carries.
+// What a durability log record says happened to an entity. The values are part of the log
+// format.
+enum class UpdateKind : uint8_t {
+  kTransaction = 1,  // a transaction at the entity (the only kind before label features)
+  kFraudLabel = 2,   // a merchant's earlier transaction was confirmed as fraud
+};
+
+// One transaction's effect on one entity, or one fraud label's effect on a merchant: what a
+// durability log record carries.
 struct EntityUpdate {
+  UpdateKind kind = UpdateKind::kTransaction;
   EntityType type = EntityType::kCard;
   uint64_t key = 0;  // Hash of the entity id (see EntityKey).
+  // The transaction's time; for a fraud label, the time of the transaction it labels.
   int64_t timestamp_ms = 0;
-  double amount = 0;
+  double amount = 0;  // 0 for a fraud label.
   // Card only; 32-bit hashes of the transaction's merchant, country and device, 0 if absent.
   uint32_t merchant_hash = 0;
   uint32_t country_hash = 0;
@@ -89,12 +99,43 @@ struct CardExtras {
   RecentSet<6> devices;
 };
 
+// Merchant-only state behind the label-driven features: per UTC day, how many transactions
+// the merchant had and how many of them were later confirmed as fraud, for the newest kDays
+// days (a ring indexed by day number). 8 bytes a day, about 300 bytes a merchant.
+struct MerchantLabelDays {
+  // The longest window ends kLabelDelayDays before today and reaches back 30 days, plus today.
+  static constexpr int kDays = static_cast<int>(kLabelDelayDays + 30 + 1);
+
+  int64_t newest_day = 0;  // Day number (days since 1970-01-01 UTC) of the newest bucket.
+  std::array<uint32_t, kDays> transactions{};
+  std::array<uint32_t, kDays> frauds{};
+
+  void AddTransaction(int64_t day);
+  // Counts one confirmed fraud on `day`; ignored when the day is older than the ring holds.
+  void AddFraud(int64_t day);
+  // Sums over days [first_day, last_day], clipped to the ring.
+  struct Totals {
+    uint64_t transactions = 0;
+    uint64_t frauds = 0;
+  };
+  Totals Sum(int64_t first_day, int64_t last_day) const;
+
+private:
+  // Moves the ring forward so that `day` is the newest bucket, clearing the days it skips.
+  void AdvanceTo(int64_t day);
+  static size_t Slot(int64_t day);
+};
+
+// The day number of a Unix time in milliseconds (floor division, so before 1970 works too).
+int64_t UtcDayOf(int64_t timestamp_ms);
+
 // One entity in the store (owned by its shard's EntityTable).
 struct EntityRecord {
   uint64_t key = 0;
   EntityType type = EntityType::kCard;
   WindowHistogram history;
-  std::unique_ptr<CardExtras> card;  // Cards only.
+  std::unique_ptr<CardExtras> card;                // Cards only.
+  std::unique_ptr<MerchantLabelDays> label_days;  // Merchants only.
 };
 
 // The 64-bit key of an entity id; the seed differs per type.
@@ -105,16 +146,19 @@ uint32_t CountryHash(std::string_view country);
 uint32_t DeviceHash(std::string_view device_id);
 
 // Applies `update` to `record`; returns the time the event was recorded at (see
-// WindowHistogram::Add). Creates the card extras of a card on first use.
+// WindowHistogram::Add; for a fraud label, the labelled transaction's time). Creates the card
+// extras of a card and the label days of a merchant on first use.
 int64_t ApplyUpdate(EntityRecord& record, const EntityUpdate& update);
 
 // Snapshot form: appends the record and its last-touched time to `out`; reads them back from
 // `data` at `offset`, advancing it. Returns false on truncated or invalid input. Native byte
-// order (snapshots are local to the machine).
+// order (snapshots are local to the machine). Records of snapshot format 1, written before
+// merchants kept label days, are read with `with_label_days` false.
 void SerializeRecord(const EntityRecord& record, int64_t touched_ms, std::string& out);
 bool DeserializeRecord(const std::string& data,
                        size_t& offset,
                        EntityRecord& record,
-                       int64_t& touched_ms);
+                       int64_t& touched_ms,
+                       bool with_label_days = true);
 
 }  // namespace fraudguard

@@ -16,6 +16,9 @@ size_t AccountedRecordBytes(EntityType type) {
   if (type == EntityType::kCard) {
     bytes += sizeof(CardExtras) + kHeapBlockOverhead;
   }
+  if (type == EntityType::kMerchant) {
+    bytes += sizeof(MerchantLabelDays) + kHeapBlockOverhead;
+  }
   return bytes;
 }
 

@@ -14,7 +14,6 @@
 namespace fraudguard {
 namespace {
 
-constexpr uint8_t kLogFormatVersion = 1;
 constexpr uint64_t kChecksumSeed = 0x46475741'4c434b53ULL;
 
 std::string ErrnoText(std::string_view what, const std::string& path) {
@@ -67,7 +66,7 @@ void EncodeLogRecord(const LogRecord& record, char* out) {
   PutAt(out, offset, record.update.device_hash);
   PutAt(out, offset, record.shard);
   PutAt(out, offset, static_cast<uint8_t>(record.update.type));
-  PutAt(out, offset, kLogFormatVersion);
+  PutAt(out, offset, static_cast<uint8_t>(record.update.kind));
   const auto checksum = static_cast<uint32_t>(Checksum64(std::string_view(out, offset)));
   PutAt(out, offset, checksum);
 }
@@ -81,7 +80,7 @@ bool DecodeLogRecord(const char* data, LogRecord& record) {
   }
   size_t offset = 0;
   uint8_t type = 0;
-  uint8_t version = 0;
+  uint8_t kind = 0;
   GetAt(data, offset, record.shard_seq);
   GetAt(data, offset, record.update.key);
   GetAt(data, offset, record.update.timestamp_ms);
@@ -91,11 +90,13 @@ bool DecodeLogRecord(const char* data, LogRecord& record) {
   GetAt(data, offset, record.update.device_hash);
   GetAt(data, offset, record.shard);
   GetAt(data, offset, type);
-  GetAt(data, offset, version);
-  if (version != kLogFormatVersion || type >= kEntityTypeCount) {
+  GetAt(data, offset, kind);
+  if (type >= kEntityTypeCount || (kind != static_cast<uint8_t>(UpdateKind::kTransaction) &&
+                                   kind != static_cast<uint8_t>(UpdateKind::kFraudLabel))) {
     return false;
   }
   record.update.type = static_cast<EntityType>(type);
+  record.update.kind = static_cast<UpdateKind>(kind);
   return true;
 }
 

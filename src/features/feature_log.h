@@ -3,16 +3,20 @@
 //
 // Log record, fixed kLogRecordSize bytes, native byte order:
 //   u64 shard_seq | u64 key | i64 timestamp_ms | f64 amount | u32 merchant_hash |
-//   u32 country_hash | u32 device_hash | u16 shard | u8 entity type | u8 format version |
+//   u32 country_hash | u32 device_hash | u16 shard | u8 entity type | u8 record kind |
 //   u32 checksum (of the preceding 48 bytes)
+// The record kind is an UpdateKind: 1 a transaction, 2 a fraud label (timestamp_ms is the
+// labelled transaction's time). Logs written before fraud labels existed hold only kind 1 (the
+// byte was the format version, 1), so they read unchanged.
 // A segment file is a plain sequence of records; a torn last record (crash mid-write) is
 // detected by its length or checksum and dropped.
 //
 // Snapshot file "snapshot-<generation>":
-//   "FGSNAP01" | u64 generation | u32 shard count |
+//   "FGSNAP02" | u64 generation | u32 shard count |
 //   per shard: u64 payload size | payload | u64 checksum of payload |
 //   "FGSNEND1"
 // where a shard payload is u64 shard_seq | u32 record count | records (SerializeRecord).
+// "FGSNAP01" snapshots, from before merchants kept label days, are still read.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +38,7 @@ struct LogRecord {
 };
 
 void EncodeLogRecord(const LogRecord& record, char* out);
-// False if the bytes are not a valid record (bad checksum, version or entity type).
+// False if the bytes are not a valid record (bad checksum, record kind or entity type).
 bool DecodeLogRecord(const char* data, LogRecord& record);
 
 uint64_t Checksum64(std::string_view data);

@@ -7,9 +7,6 @@
 namespace fraudguard {
 namespace {
 
-// Names of label-driven features, appended after the card features (none yet).
-constexpr std::array<std::string_view, kLabelFeatureCount> kLabelFeatureNames = {};
-
 struct NameTable {
   std::array<std::string, kFeatureCount> storage;
   std::array<std::string_view, kFeatureCount> views;
@@ -39,9 +36,10 @@ struct NameTable {
     storage[kCardAmountToMean30d] = "card_amount_to_mean_30d";
     storage[kCardIsNewDevice30d] = "card_is_new_device_30d";
     storage[kCardIsNewCountry30d] = "card_is_new_country_30d";
-    size_t label_index = kLabelFeaturesBegin;
-    for (std::string_view name : kLabelFeatureNames) {
-      storage[label_index++] = std::string(name);
+    for (size_t w = 0; w < kLabelWindowCount; ++w) {
+      const std::string days = std::to_string(kLabelWindowDays[w]) + "d";
+      storage[MerchantDelayedCountFeature(w)] = "merchant_delayed_count_" + days;
+      storage[MerchantDelayedFraudRiskFeature(w)] = "merchant_delayed_fraud_risk_" + days;
     }
     for (size_t i = 0; i < kFeatureCount; ++i) {
       views[i] = storage[i];

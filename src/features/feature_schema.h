@@ -7,13 +7,15 @@
 //   2. one block of kPerEntityFeatureCount per entity type (card, customer, merchant, device,
 //      ip): count/sum/mean/std of amounts over 1 h, 24 h, 7 d and 30 d sliding windows that
 //      include the current transaction, then seconds since the entity's previous transaction,
-//   3. card-only features (kCardExtraFeatureCount).
-// NaN means missing: an entity whose id is empty gives NaN for its whole block.
-//
-// Label-driven features (for example a merchant's confirmed fraud share over windows ending
-// 7 days ago, fed by chargeback labels) are appended after the card features: add their names
-// to the kLabelFeatureNames list in feature_schema.cc and fill them in
-// FeatureStore::FillLabelFeatures, the one place the store leaves for them.
+//   3. card-only features (kCardExtraFeatureCount),
+//   4. label-driven merchant features (kLabelFeatureCount): over windows of 1, 7 and 30 whole
+//      days that end kLabelDelayDays before the transaction's day, the merchant's transaction
+//      count and the share of them confirmed as fraud. Only days at least the label delay old
+//      are read because fraud labels (chargebacks, reviews) take about that long to arrive;
+//      training replays a labelled file with the same delay, so the model never learns from a
+//      label production would not yet have.
+// NaN means missing: an entity whose id is empty gives NaN for its whole block, and a fraud
+// share over a window without transactions is NaN.
 #pragma once
 
 #include <array>
@@ -82,9 +84,20 @@ inline constexpr size_t kCardIsNewDevice30d = kCardFeaturesBegin + 4;
 inline constexpr size_t kCardIsNewCountry30d = kCardFeaturesBegin + 5;
 inline constexpr size_t kCardExtraFeatureCount = 6;
 
-// Label-driven features start here; there are none yet (see the header comment).
+// Label-driven merchant features (see the header comment).
+inline constexpr int64_t kLabelDelayDays = 7;
+inline constexpr size_t kLabelWindowCount = 3;
+inline constexpr std::array<int64_t, kLabelWindowCount> kLabelWindowDays = {1, 7, 30};
 inline constexpr size_t kLabelFeaturesBegin = kCardFeaturesBegin + kCardExtraFeatureCount;
-inline constexpr size_t kLabelFeatureCount = 0;
+inline constexpr size_t kLabelFeatureCount = 2 * kLabelWindowCount;
+// Transactions at the merchant in the window (all of them, labelled or not).
+constexpr size_t MerchantDelayedCountFeature(size_t window) {
+  return kLabelFeaturesBegin + window;
+}
+// Confirmed frauds among them divided by their count.
+constexpr size_t MerchantDelayedFraudRiskFeature(size_t window) {
+  return kLabelFeaturesBegin + kLabelWindowCount + window;
+}
 
 inline constexpr size_t kFeatureCount = kLabelFeaturesBegin + kLabelFeatureCount;
 

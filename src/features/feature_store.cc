@@ -53,7 +53,9 @@ constexpr int64_t kDayMs = 24 * 3600LL * 1000;
 constexpr int64_t kThirtyDaysMs = 30 * kDayMs;
 // Largest snapshot or segment file recovery will read.
 constexpr size_t kMaxFileBytes = size_t{64} << 30;
-constexpr char kSnapshotMagic[] = "FGSNAP01";
+constexpr char kSnapshotMagic[] = "FGSNAP02";
+// Written before merchants kept label days; read, never written.
+constexpr char kSnapshotMagicWithoutLabelDays[] = "FGSNAP01";
 constexpr char kSnapshotEndMagic[] = "FGSNEND1";
 constexpr size_t kMagicSize = 8;
 
@@ -98,6 +100,26 @@ void FillMissing(EntityType type, FeatureVector& out) {
   if (type == EntityType::kCard) {
     std::fill(out.begin() + kCardFeaturesBegin,
               out.begin() + kCardFeaturesBegin + kCardExtraFeatureCount, kMissing);
+  }
+  if (type == EntityType::kMerchant) {
+    std::fill(out.begin() + kLabelFeaturesBegin,
+              out.begin() + kLabelFeaturesBegin + kLabelFeatureCount, kMissing);
+  }
+}
+
+// The merchant's label-driven features as of `day`: windows that end kLabelDelayDays before it.
+void FillMerchantLabelFeatures(const MerchantLabelDays* days, int64_t day, FeatureVector& out) {
+  const int64_t last_day = day - kLabelDelayDays - 1;
+  for (size_t w = 0; w < kLabelWindowCount; ++w) {
+    MerchantLabelDays::Totals totals;
+    if (days != nullptr) {
+      totals = days->Sum(last_day - kLabelWindowDays[w] + 1, last_day);
+    }
+    out[MerchantDelayedCountFeature(w)] = static_cast<float>(totals.transactions);
+    out[MerchantDelayedFraudRiskFeature(w)] =
+        totals.transactions == 0 ? kMissing
+                                 : static_cast<float>(static_cast<double>(totals.frauds) /
+                                                      static_cast<double>(totals.transactions));
   }
 }
 
@@ -163,6 +185,9 @@ void ApplyAndFill(EntityRecord& record, const EntityUpdate& update, FeatureVecto
   out[EntitySecondsSincePreviousFeature(type)] =
       had_history ? ToFeature(static_cast<double>(at_ms - previous_ms) / 1000.0) : kMissing;
 
+  if (type == EntityType::kMerchant) {
+    FillMerchantLabelFeatures(record.label_days.get(), UtcDayOf(at_ms), out);
+  }
   if (type == EntityType::kCard) {
     out[kCardDistinctMerchants24h] =
         update.merchant_hash == 0
@@ -179,6 +204,9 @@ void CopyRecordState(const EntityRecord& from, EntityRecord& to) {
   to.history = from.history;
   if (from.card) {
     to.card = std::make_unique<CardExtras>(*from.card);
+  }
+  if (from.label_days) {
+    to.label_days = std::make_unique<MerchantLabelDays>(*from.label_days);
   }
 }
 
@@ -422,7 +450,6 @@ void FeatureStore::UpdateAndRead(const Transaction& txn, FeatureVector& out, int
       encoded_bytes += kLogRecordSize;
     }
   }
-  FillLabelFeatures(txn, out);
   if (encoded_bytes > 0) {
     const int count = static_cast<int>(workers_.size());
     Worker& log = *workers_[static_cast<size_t>(((worker % count) + count) % count)];
@@ -453,12 +480,36 @@ void FeatureStore::Read(const Transaction& txn, FeatureVector& out) const {
     }
     ApplyAndFill(scratch, update, out);
   }
-  FillLabelFeatures(txn, out);
 }
 
-void FeatureStore::FillLabelFeatures(const Transaction& /*txn*/, FeatureVector& /*out*/) const {
-  // Label-driven features are filled here once they exist; kLabelFeatureCount is 0 today.
-  static_assert(kLabelFeatureCount == 0, "fill the label-driven features here");
+void FeatureStore::RecordFraudLabel(std::string_view merchant_id,
+                                    int64_t transaction_ms,
+                                    int worker) {
+  if (merchant_id.empty()) {
+    return;
+  }
+  LogRecord log_record;
+  log_record.update.kind = UpdateKind::kFraudLabel;
+  log_record.update.type = EntityType::kMerchant;
+  log_record.update.key = EntityKey(EntityType::kMerchant, merchant_id);
+  log_record.update.timestamp_ms = transaction_ms;
+  log_record.shard = static_cast<uint16_t>(log_record.update.key >> 56);
+  Shard& shard = shards_[log_record.shard];
+  {
+    std::lock_guard lock(shard.mutex);
+    ApplyUpdate(Touch(shard, log_record.update.key, EntityType::kMerchant, clock_.NowMillis()),
+                log_record.update);
+    log_record.shard_seq = ++shard.seq;
+  }
+  if (options_.data_dir.empty()) {
+    return;
+  }
+  char encoded[kLogRecordSize];
+  EncodeLogRecord(log_record, encoded);
+  const int count = static_cast<int>(workers_.size());
+  Worker& log = *workers_[static_cast<size_t>(((worker % count) + count) % count)];
+  std::lock_guard lock(log.mutex);
+  log.buffer.append(encoded, kLogRecordSize);
 }
 
 void FeatureStore::NoteCommitFailure(Worker& log, int worker, const std::string& error) {
@@ -630,7 +681,9 @@ Status FeatureStore::LoadSnapshot(const std::string& path, uint64_t generation) 
   size_t offset = 0;
   uint64_t stored_generation = 0;
   uint32_t shard_count = 0;
-  if (data.compare(0, kMagicSize, kSnapshotMagic, kMagicSize) != 0) {
+  const bool with_label_days = data.compare(0, kMagicSize, kSnapshotMagic, kMagicSize) == 0;
+  if (!with_label_days &&
+      data.compare(0, kMagicSize, kSnapshotMagicWithoutLabelDays, kMagicSize) != 0) {
     return Error{path + ": not a feature snapshot (bad magic)"};
   }
   offset = kMagicSize;
@@ -661,13 +714,14 @@ Status FeatureStore::LoadSnapshot(const std::string& path, uint64_t generation) 
     for (uint32_t r = 0; r < count; ++r) {
       EntityRecord loaded;
       int64_t touched_ms = 0;
-      if (!DeserializeRecord(payload, payload_offset, loaded, touched_ms) ||
+      if (!DeserializeRecord(payload, payload_offset, loaded, touched_ms, with_label_days) ||
           (loaded.key >> 56) != i || shard.table.Find(loaded.key) >= 0) {
         return Error{path + ": bad entity " + std::to_string(r) + " in shard " + std::to_string(i)};
       }
       EntityRecord& record = Touch(shard, loaded.key, loaded.type, now_ms);
       record.history = loaded.history;
       record.card = std::move(loaded.card);
+      record.label_days = std::move(loaded.label_days);
       if (const ptrdiff_t index = shard.table.Find(loaded.key); index >= 0) {
         shard.table.slot(static_cast<size_t>(index)).touched_ms = touched_ms;
       }
@@ -904,6 +958,21 @@ bool FeatureStore::DescribeEntity(EntityType type,
   if (record.card) {
     json.Field("distinct_merchants_24h", record.card->merchants.CountSince(newest_ms - kDayMs))
         .Field("distinct_countries_24h", record.card->countries.CountSince(newest_ms - kDayMs));
+  }
+  if (record.label_days) {
+    // What the label-driven features read for a transaction on the newest day.
+    FeatureVector features{};
+    FillMerchantLabelFeatures(record.label_days.get(), UtcDayOf(newest_ms), features);
+    json.Field("label_delay_days", kLabelDelayDays).Key("delayed_windows").BeginObject();
+    for (size_t w = 0; w < kLabelWindowCount; ++w) {
+      const float risk = features[MerchantDelayedFraudRiskFeature(w)];
+      json.Key(std::to_string(kLabelWindowDays[w]) + "d")
+          .BeginObject()
+          .Field("count", static_cast<double>(features[MerchantDelayedCountFeature(w)]))
+          .Field("fraud_risk", static_cast<double>(risk))
+          .EndObject();
+    }
+    json.EndObject();
   }
   json.EndObject();
   return true;

@@ -11,9 +11,10 @@
 // the background thread each snapshot interval, sweeps everything.
 //
 // Durability (when data_dir is set):
-//   * Every entity update appends a log record {shard, shard_seq, entity, timestamp, amount,
-//     card extras} to the calling worker's in-memory buffer; shard_seq is a per-shard counter
-//     assigned under the shard's lock when the update is applied.
+//   * Every entity update (a transaction, or a fraud label at a merchant) appends a log record
+//     {shard, shard_seq, kind, entity, timestamp, amount, card extras} to the calling worker's
+//     in-memory buffer; shard_seq is a per-shard counter assigned under the shard's lock when
+//     the update is applied.
 //   * Commit(worker) writes that buffer to the worker's current segment file with one write().
 //     The page cache survives kill -9. With fsync_commits off (the default) a machine crash or
 //     power loss can lose the last unsynced writes; turn it on to pay an fdatasync per Commit.
@@ -76,6 +77,11 @@ public:
   void UpdateAndRead(const Transaction& txn, FeatureVector& out, int worker);
   // The features UpdateAndRead would return, without changing any state.
   void Read(const Transaction& txn, FeatureVector& out) const;
+  // Counts a confirmed fraud at `merchant_id` on the day of the labelled transaction's time,
+  // for the label-driven merchant features (feature_schema.h). Logged like a transaction update
+  // (call Commit(worker) before answering); a label older than the merchant's ring of days is
+  // kept out of the counts. Call it once per newly confirmed fraud, not for repeats.
+  void RecordFraudLabel(std::string_view merchant_id, int64_t transaction_ms, int worker);
 
   // Writes `worker`'s buffered log records to its segment with one write(). Call before
   // answering those transactions. On I/O failure returns an error and keeps the unwritten
@@ -124,9 +130,6 @@ private:
   void PrefetchEntities(const uint64_t* keys, size_t count) const;
   void EvictLeastRecentSample(Shard& shard, uint64_t keep_key);
   void EvictIdleIncrementally(Shard& shard, int64_t now_ms, uint64_t keep_key);
-
-  // Label-driven features (see feature_schema.h); none yet.
-  void FillLabelFeatures(const Transaction& txn, FeatureVector& out) const;
 
   Status Recover();
   Status LoadSnapshot(const std::string& path, uint64_t generation);

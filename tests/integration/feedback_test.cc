@@ -228,6 +228,47 @@ TEST_F(FeedbackTest, EveryAnsweredLabelSurvivesKillNine) {
   }
 }
 
+TEST_F(FeedbackTest, FraudLabelsRaiseTheMerchantsDelayedRiskAndSurviveKillNine) {
+  // Four transactions at one merchant on 2024-05-01, the first of them later a chargeback.
+  const auto score_at = [&](const std::string& id, const std::string& time) {
+    const auto response = Send("POST", "/api/v1/fraud/analyze",
+                               R"({"transaction_id":")" + id +
+                                   R"(","amount":30,"currency":"USD","card_id":"card-)" + id +
+                                   R"(","merchant_id":"m-chargebacks","timestamp":")" + time +
+                                   R"("})");
+    ASSERT_EQ(response.status, 200) << response.body;
+  };
+  for (int i = 0; i < 4; ++i) {
+    score_at("fb-m-" + std::to_string(i), "2024-05-01T1" + std::to_string(i) + ":00:00Z");
+  }
+  ASSERT_EQ(Label("fb-m-0", "fraud").status, 200);
+  ASSERT_EQ(Label("fb-m-1", "legitimate").status, 200);
+  ASSERT_EQ(Label("fb-m-0", "fraud", "review").status, 200) << "a duplicate";
+
+  const auto delayed_window = [&](const std::string& window) {
+    const auto response = Send("GET", "/api/v1/features/merchant/m-chargebacks");
+    EXPECT_EQ(response.status, 200) << response.body;
+    simdjson::dom::parser parser;
+    simdjson::dom::element element;
+    EXPECT_EQ(parser.parse(response.body)["delayed_windows"][window].get(element),
+              simdjson::SUCCESS)
+        << response.body;
+    return simdjson::to_string(element);
+  };
+  // On the day itself nothing is a label delay old yet.
+  EXPECT_EQ(delayed_window("30d"), R"({"count":0,"fraud_risk":null})");
+  // Nine days later the day is in the 7-day window: one fraud (counted once) in four.
+  score_at("fb-m-later", "2024-05-10T09:00:00Z");
+  EXPECT_EQ(delayed_window("7d"), R"({"count":4,"fraud_risk":0.25})");
+  EXPECT_EQ(delayed_window("1d"), R"({"count":0,"fraud_risk":null})");
+
+  server_->Kill();
+  client_.reset();
+  server_.reset();
+  StartServer();
+  EXPECT_EQ(delayed_window("7d"), R"({"count":4,"fraud_risk":0.25})") << "after kill -9";
+}
+
 TEST(FeedbackAccess, NeedsTheAdminRole) {
   TempDir dir;
   const std::string keys = dir.path() + "/keys.yaml";
