@@ -62,6 +62,21 @@ Result<TrainingPeriod> ParsePeriod(const TrainCommandOptions& options) {
   return period;
 }
 
+// Ends the digest, frees the context and returns the digest in lower-case hex.
+std::string FinishHexDigest(EVP_MD_CTX* context) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context, digest, &length);
+  EVP_MD_CTX_free(context);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4U]);
+    hex.push_back(kHex[digest[i] & 0xFU]);
+  }
+  return hex;
+}
+
 Result<std::string> Sha256OfFile(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
@@ -74,17 +89,14 @@ Result<std::string> Sha256OfFile(const std::string& path) {
     file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     EVP_DigestUpdate(context, buffer.data(), static_cast<size_t>(file.gcount()));
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context, digest, &length);
-  EVP_MD_CTX_free(context);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4U]);
-    hex.push_back(kHex[digest[i] & 0xFU]);
-  }
-  return hex;
+  return FinishHexDigest(context);
+}
+
+std::string Sha256OfText(std::string_view text) {
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(context, text.data(), text.size());
+  return FinishHexDigest(context);
 }
 
 std::string FormatRfc3339(int64_t epoch_ms) {
@@ -251,7 +263,10 @@ Status RunTrain(const TrainCommandOptions& options) {
   ModelFile file;
   file.created_at = FormatRfc3339(CreationTimeMs());
   const std::string digest_text = digest ? *digest : "";
-  file.version = "gbt-" + file.created_at.substr(0, 10) + "-" + digest_text.substr(0, 8);
+  // The version names what was learnt, not only the data: the same file trained with other
+  // features or settings gives other trees, hence another version.
+  file.version = "gbt-" + file.created_at.substr(0, 10) + "-" +
+                 Sha256OfText(digest_text + "\n" + *xgboost_json).substr(0, 8);
   file.feature_names = training.feature_names;
   file.medium_threshold = medium;
   file.high_threshold = high;

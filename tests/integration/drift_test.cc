@@ -18,7 +18,7 @@
 namespace fraudguard::testing {
 namespace {
 
-constexpr std::string_view kDefaultModelVersion = "gbt-2024-05-01-b03ad383";
+constexpr std::string_view kDefaultModelVersion = "gbt-2024-05-01-b4c6bed1";
 
 // The value of the sample whose name and labels are exactly `series`; NaN when absent.
 double Sample(const std::string& metrics, const std::string& series) {
@@ -98,7 +98,7 @@ TEST(Drift, TheScoredTrafficIsMeasuredAgainstTheModelsReference) {
   // The reference's features (the model's most influential ones) each have their own figure.
   const double feature_psi = Sample(metrics->body, "fraudguard_feature_drift_psi{model_name=\"" +
                                                        std::string(kDefaultModelVersion) +
-                                                       "\",distribution=\"merchant_count_30d\"}");
+                                                       "\",distribution=\"merchant_delayed_count_30d\"}");
   EXPECT_TRUE(std::isfinite(feature_psi)) << metrics->body;
   // Hand-made traffic is nothing like the simulated validation period: the model drifts.
   EXPECT_GT(feature_psi, 0.25);

@@ -259,7 +259,7 @@ TEST_F(EvalCommandTest, JsonReportHasEveryFieldInRangeAndThePlotIsWritten) {
   ASSERT_EQ(root.at_pointer("/drift").get_object().get(drift), simdjson::SUCCESS);
   EXPECT_EQ(drift.size(), 6U);
   EXPECT_GE(number("/drift/risk_score"), 0.0);
-  EXPECT_GE(number("/drift/merchant_count_30d"), 0.0);
+  EXPECT_GE(number("/drift/merchant_delayed_count_30d"), 0.0);
   uint64_t confusion_total = 0;
   uint64_t confusion_frauds = 0;
   for (const char* level : {"low", "medium", "high"}) {

@@ -20,13 +20,23 @@
 namespace fraudguard::testing {
 namespace {
 
-constexpr const char* kActiveVersion = "gbt-2024-05-01-b03ad383";
+constexpr const char* kActiveVersion = "gbt-2024-05-01-b4c6bed1";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// The model file's `"thresholds":{...}` text, whatever the shipped model's values are.
+std::string ThresholdsOf(const std::string& model_json) {
+  const size_t begin = model_json.find("\"thresholds\":{");
+  EXPECT_NE(begin, std::string::npos);
+  const size_t end = model_json.find('}', begin);
+  return begin == std::string::npos || end == std::string::npos
+             ? std::string()
+             : model_json.substr(begin, end + 1 - begin);
 }
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
@@ -50,8 +60,7 @@ std::string WriteModels(const std::string& dir) {
   std::ofstream(models + "/bad.json")
       << Replace(Replace(shipped, std::string("\"version\":\"") + kActiveVersion,
                          "\"version\":\"bad-candidate"),
-                 "\"thresholds\":{\"medium\":2.12,\"high\":21.61}",
-                 "\"thresholds\":{\"medium\":0.01,\"high\":0.02}");
+                 ThresholdsOf(shipped), "\"thresholds\":{\"medium\":0.01,\"high\":0.02}");
   return models;
 }
 
@@ -66,14 +75,15 @@ public:
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         for (uint64_t n = 0; !stop_.load() && std::chrono::steady_clock::now() < deadline; ++n) {
           // Mostly cards seen once, as most real cards are within seconds; one request in ten
-          // from a pool of regular cards, whose model versions are followed.
+          // from a pool of regular cards, whose model versions are followed. Spread over many
+          // merchants, so that none trades faster than real shops do.
           const bool regular = n % 10 == 0;
           const std::string card = regular ? "regular-" + std::to_string((n / 10 + t * 7) % 200)
                                            : "card-" + std::to_string(t) + "-" + std::to_string(n);
           const std::string body = R"({"transaction_id":"load-)" + std::to_string(t) + "-" +
                                    std::to_string(n) + R"(","amount":)" +
                                    std::to_string(5 + n % 60) + R"(,"card_id":")" + card +
-                                   R"(","merchant_id":"m-)" + std::to_string(n % 50) +
+                                   R"(","merchant_id":"m-)" + std::to_string(n % 5000) +
                                    R"(","user_age_days":400,"country":"FR"})";
           auto response = client->Send("POST", "/api/v1/fraud/analyze", body,
                                        {{"Content-Type", "application/json"}});
