@@ -50,52 +50,55 @@ bool GetSet(const std::string& data, size_t& offset, RecentSet<N>& set) {
 
 }  // namespace
 
-int64_t UtcDayOf(int64_t timestamp_ms) {
-  constexpr int64_t kDayMs = 24LL * 3600 * 1000;
-  return timestamp_ms / kDayMs - (timestamp_ms % kDayMs != 0 && timestamp_ms < 0);
+int64_t MerchantLabelDays::BucketOf(int64_t timestamp_ms) {
+  return timestamp_ms / kBucketMs - (timestamp_ms % kBucketMs != 0 && timestamp_ms < 0);
 }
 
-size_t MerchantLabelDays::Slot(int64_t day) {
-  return static_cast<size_t>(((day % kDays) + kDays) % kDays);
+size_t MerchantLabelDays::Slot(int64_t bucket) {
+  return static_cast<size_t>(((bucket % kBuckets) + kBuckets) % kBuckets);
 }
 
-void MerchantLabelDays::AdvanceTo(int64_t day) {
-  if (day <= newest_day) {
+void MerchantLabelDays::AdvanceTo(int64_t bucket) {
+  if (bucket <= newest_bucket) {
     return;
   }
-  if (day - newest_day >= kDays) {
+  if (bucket - newest_bucket >= kBuckets) {
     transactions.fill(0);
     frauds.fill(0);
   } else {
-    for (int64_t skipped = newest_day + 1; skipped <= day; ++skipped) {
+    for (int64_t skipped = newest_bucket + 1; skipped <= bucket; ++skipped) {
       transactions[Slot(skipped)] = 0;
       frauds[Slot(skipped)] = 0;
     }
   }
-  newest_day = day;
+  newest_bucket = bucket;
 }
 
-void MerchantLabelDays::AddTransaction(int64_t day) {
-  AdvanceTo(day);
-  if (day > newest_day - kDays) {
-    ++transactions[Slot(day)];
+void MerchantLabelDays::AddTransaction(int64_t timestamp_ms) {
+  const int64_t bucket = BucketOf(timestamp_ms);
+  AdvanceTo(bucket);
+  if (bucket > newest_bucket - kBuckets) {
+    ++transactions[Slot(bucket)];
   }
 }
 
-void MerchantLabelDays::AddFraud(int64_t day) {
-  AdvanceTo(day);
-  if (day > newest_day - kDays) {
-    ++frauds[Slot(day)];
+void MerchantLabelDays::AddFraud(int64_t timestamp_ms) {
+  const int64_t bucket = BucketOf(timestamp_ms);
+  AdvanceTo(bucket);
+  if (bucket > newest_bucket - kBuckets) {
+    ++frauds[Slot(bucket)];
   }
 }
 
-MerchantLabelDays::Totals MerchantLabelDays::Sum(int64_t first_day, int64_t last_day) const {
+MerchantLabelDays::Totals MerchantLabelDays::SumBefore(int64_t end_ms, int64_t window_days) const {
+  // The quarter holding end_ms is partly younger than end_ms: the window stops before it.
+  const int64_t last = std::min(BucketOf(end_ms) - 1, newest_bucket);
+  const int64_t first = std::max(BucketOf(end_ms) - window_days * kBucketsPerDay,
+                                 newest_bucket - kBuckets + 1);
   Totals totals;
-  first_day = std::max(first_day, newest_day - kDays + 1);
-  last_day = std::min(last_day, newest_day);
-  for (int64_t day = first_day; day <= last_day; ++day) {
-    totals.transactions += transactions[Slot(day)];
-    totals.frauds += frauds[Slot(day)];
+  for (int64_t bucket = first; bucket <= last; ++bucket) {
+    totals.transactions += transactions[Slot(bucket)];
+    totals.frauds += frauds[Slot(bucket)];
   }
   return totals;
 }
@@ -119,7 +122,7 @@ int64_t ApplyUpdate(EntityRecord& record, const EntityUpdate& update) {
       if (!record.label_days) {
         record.label_days = std::make_unique<MerchantLabelDays>();
       }
-      record.label_days->AddFraud(UtcDayOf(update.timestamp_ms));
+      record.label_days->AddFraud(update.timestamp_ms);
     }
     return update.timestamp_ms;
   }
@@ -128,8 +131,8 @@ int64_t ApplyUpdate(EntityRecord& record, const EntityUpdate& update) {
     if (!record.label_days) {
       record.label_days = std::make_unique<MerchantLabelDays>();
     }
-    // The recorded time, like the windows: a late transaction counts on the newest day seen.
-    record.label_days->AddTransaction(UtcDayOf(at_ms));
+    // The recorded time, like the windows: a late transaction counts at the newest time seen.
+    record.label_days->AddTransaction(at_ms);
   }
   if (record.type == EntityType::kCard) {
     if (!record.card) {
@@ -166,8 +169,8 @@ void SerializeRecord(const EntityRecord& record, int64_t touched_ms, std::string
   const uint8_t has_label_days = record.label_days != nullptr;
   Put(out, has_label_days);
   if (has_label_days) {
-    Put(out, record.label_days->newest_day);
-    for (int i = 0; i < MerchantLabelDays::kDays; ++i) {
+    Put(out, record.label_days->newest_bucket);
+    for (int i = 0; i < MerchantLabelDays::kBuckets; ++i) {
       Put(out, record.label_days->transactions[i]);
       Put(out, record.label_days->frauds[i]);
     }
@@ -223,10 +226,10 @@ bool DeserializeRecord(const std::string& data,
   }
   if (has_label_days) {
     record.label_days = std::make_unique<MerchantLabelDays>();
-    if (!Get(data, offset, record.label_days->newest_day)) {
+    if (!Get(data, offset, record.label_days->newest_bucket)) {
       return false;
     }
-    for (int i = 0; i < MerchantLabelDays::kDays; ++i) {
+    for (int i = 0; i < MerchantLabelDays::kBuckets; ++i) {
       if (!Get(data, offset, record.label_days->transactions[i]) ||
           !Get(data, offset, record.label_days->frauds[i])) {
         return false;

@@ -99,35 +99,40 @@ struct CardExtras {
   RecentSet<6> devices;
 };
 
-// Merchant-only state behind the label-driven features: per UTC day, how many transactions
-// the merchant had and how many of them were later confirmed as fraud, for the newest kDays
-// days (a ring indexed by day number). 8 bytes a day, about 300 bytes a merchant.
+// Merchant-only state behind the label-driven features: per quarter of a UTC day (6 hours),
+// how many transactions the merchant had and how many of them were later confirmed as fraud,
+// for the newest kBuckets quarters (a ring indexed by quarter number). Quarters rather than days
+// let a window end within 6 hours of "the label delay ago" without reading a transaction
+// younger than the delay. 8 bytes a quarter, about 1.2 KiB a merchant.
 struct MerchantLabelDays {
-  // The longest window ends kLabelDelayDays before today and reaches back 30 days, plus today.
-  static constexpr int kDays = static_cast<int>(kLabelDelayDays + 30 + 1);
+  static constexpr int64_t kBucketMs = 6LL * 3600 * 1000;
+  static constexpr int kBucketsPerDay = 4;
+  // The longest window reaches 30 days back from the label delay ago, plus the quarters since.
+  static constexpr int kBuckets = static_cast<int>((kLabelDelayDays + 30 + 1) * kBucketsPerDay);
 
-  int64_t newest_day = 0;  // Day number (days since 1970-01-01 UTC) of the newest bucket.
-  std::array<uint32_t, kDays> transactions{};
-  std::array<uint32_t, kDays> frauds{};
+  int64_t newest_bucket = 0;  // Quarter number (6-hour steps since 1970-01-01 UTC).
+  std::array<uint32_t, kBuckets> transactions{};
+  std::array<uint32_t, kBuckets> frauds{};
 
-  void AddTransaction(int64_t day);
-  // Counts one confirmed fraud on `day`; ignored when the day is older than the ring holds.
-  void AddFraud(int64_t day);
-  // Sums over days [first_day, last_day], clipped to the ring.
+  void AddTransaction(int64_t timestamp_ms);
+  // Counts one confirmed fraud in the quarter of `timestamp_ms`; ignored when that quarter is
+  // older than the ring holds.
+  void AddFraud(int64_t timestamp_ms);
   struct Totals {
     uint64_t transactions = 0;
     uint64_t frauds = 0;
   };
-  Totals Sum(int64_t first_day, int64_t last_day) const;
+  // Sums over the `window_days` days of whole quarters that end at the last quarter wholly
+  // older than `end_ms`.
+  Totals SumBefore(int64_t end_ms, int64_t window_days) const;
+
+  static int64_t BucketOf(int64_t timestamp_ms);
 
 private:
-  // Moves the ring forward so that `day` is the newest bucket, clearing the days it skips.
-  void AdvanceTo(int64_t day);
-  static size_t Slot(int64_t day);
+  // Moves the ring forward so that `bucket` is the newest, clearing the quarters it skips.
+  void AdvanceTo(int64_t bucket);
+  static size_t Slot(int64_t bucket);
 };
-
-// The day number of a Unix time in milliseconds (floor division, so before 1970 works too).
-int64_t UtcDayOf(int64_t timestamp_ms);
 
 // One entity in the store (owned by its shard's EntityTable).
 struct EntityRecord {

@@ -8,10 +8,11 @@
 //      ip): count/sum/mean/std of amounts over 1 h, 24 h, 7 d and 30 d sliding windows that
 //      include the current transaction, then seconds since the entity's previous transaction,
 //   3. card-only features (kCardExtraFeatureCount),
-//   4. label-driven merchant features (kLabelFeatureCount): over windows of 1, 7 and 30 whole
-//      days that end kLabelDelayDays before the transaction's day, the merchant's transaction
-//      count and the share of them confirmed as fraud. Only days at least the label delay old
-//      are read because fraud labels (chargebacks, reviews) take about that long to arrive;
+//   4. label-driven merchant features (kLabelFeatureCount): over windows of 1, 7 and 30 days
+//      that end kLabelDelayDays before the transaction (to within 6 hours, the store's step),
+//      the merchant's transaction count and the share of them confirmed as fraud. Only
+//      transactions at least the label delay old are read because fraud labels (chargebacks,
+//      reviews) take about that long to arrive;
 //      training replays a labelled file with the same delay, so the model never learns from a
 //      label production would not yet have.
 // NaN means missing: an entity whose id is empty gives NaN for its whole block, and a fraud

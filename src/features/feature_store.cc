@@ -107,13 +107,14 @@ void FillMissing(EntityType type, FeatureVector& out) {
   }
 }
 
-// The merchant's label-driven features as of `day`: windows that end kLabelDelayDays before it.
-void FillMerchantLabelFeatures(const MerchantLabelDays* days, int64_t day, FeatureVector& out) {
-  const int64_t last_day = day - kLabelDelayDays - 1;
+// The merchant's label-driven features for a transaction at `at_ms`: windows that end the label
+// delay before it.
+void FillMerchantLabelFeatures(const MerchantLabelDays* days, int64_t at_ms, FeatureVector& out) {
+  const int64_t end_ms = at_ms - kLabelDelayDays * kDayMs;
   for (size_t w = 0; w < kLabelWindowCount; ++w) {
     MerchantLabelDays::Totals totals;
     if (days != nullptr) {
-      totals = days->Sum(last_day - kLabelWindowDays[w] + 1, last_day);
+      totals = days->SumBefore(end_ms, kLabelWindowDays[w]);
     }
     out[MerchantDelayedCountFeature(w)] = static_cast<float>(totals.transactions);
     out[MerchantDelayedFraudRiskFeature(w)] =
@@ -186,7 +187,7 @@ void ApplyAndFill(EntityRecord& record, const EntityUpdate& update, FeatureVecto
       had_history ? ToFeature(static_cast<double>(at_ms - previous_ms) / 1000.0) : kMissing;
 
   if (type == EntityType::kMerchant) {
-    FillMerchantLabelFeatures(record.label_days.get(), UtcDayOf(at_ms), out);
+    FillMerchantLabelFeatures(record.label_days.get(), at_ms, out);
   }
   if (type == EntityType::kCard) {
     out[kCardDistinctMerchants24h] =
@@ -960,9 +961,9 @@ bool FeatureStore::DescribeEntity(EntityType type,
         .Field("distinct_countries_24h", record.card->countries.CountSince(newest_ms - kDayMs));
   }
   if (record.label_days) {
-    // What the label-driven features read for a transaction on the newest day.
+    // What the label-driven features read for a transaction at the newest time.
     FeatureVector features{};
-    FillMerchantLabelFeatures(record.label_days.get(), UtcDayOf(newest_ms), features);
+    FillMerchantLabelFeatures(record.label_days.get(), newest_ms, features);
     json.Field("label_delay_days", kLabelDelayDays).Key("delayed_windows").BeginObject();
     for (size_t w = 0; w < kLabelWindowCount; ++w) {
       const float risk = features[MerchantDelayedFraudRiskFeature(w)];

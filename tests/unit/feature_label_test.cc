@@ -1,5 +1,5 @@
-// The label-driven merchant features: confirmed frauds counted per day, read only once they are
-// kLabelDelayDays old, kept through the durability log and snapshots.
+// The label-driven merchant features: confirmed frauds counted per quarter day, read only once
+// they are kLabelDelayDays old, kept through the durability log and snapshots.
 #include <unistd.h>
 
 #include <cmath>
@@ -32,10 +32,16 @@ Transaction AtMerchant(const std::string& merchant, int day, int64_t offset_ms =
   return txn;
 }
 
-// Features a new transaction at `merchant` on `day` would get (Read changes nothing).
-FeatureVector Probe(const FeatureStore& store, const std::string& merchant, int day) {
+constexpr int64_t kHourMs = 3600LL * 1000;
+
+// Features a new transaction at `merchant` on `day` at `hour` would get (Read changes nothing).
+// At 06:00, a quarter-day boundary, the windows end exactly the label delay back.
+FeatureVector Probe(const FeatureStore& store,
+                    const std::string& merchant,
+                    int day,
+                    int64_t hour = 6) {
   FeatureVector out;
-  store.Read(AtMerchant(merchant, day, 23LL * 3600 * 1000), out);
+  store.Read(AtMerchant(merchant, day, hour * kHourMs), out);
   return out;
 }
 
@@ -74,11 +80,16 @@ TEST(MerchantLabelFeaturesTest, AFraudCountsOnlyOnceItIsTheLabelDelayOld) {
   }
   store->RecordFraudLabel("m1", kDay0 + kMorning, 0);
 
-  // On day 7 day 0 is not yet a whole label delay old: nothing is known.
+  // On day 7 at 06:00 they are not yet a label delay old: nothing is known.
   FeatureVector day7 = Probe(*store, "m1", 7);
   EXPECT_EQ(Count(day7, 0), 0.0f);
   EXPECT_TRUE(std::isnan(Risk(day7, 0))) << "no transactions in the window: no share";
   EXPECT_TRUE(std::isnan(Risk(day7, 2)));
+  // At 11:00 they are, but their quarter (06:00-12:00) is not wholly: still unknown. From
+  // 12:00 the whole quarter is older than the delay.
+  EXPECT_EQ(Count(Probe(*store, "m1", 7, 11), 0), 0.0f);
+  EXPECT_EQ(Count(Probe(*store, "m1", 7, 12), 0), 4.0f);
+  EXPECT_FLOAT_EQ(Risk(Probe(*store, "m1", 7, 12), 0), 0.25f);
 
   // On day 8 day 0 is the 1-day window (the probe itself falls on day 8, outside every window).
   FeatureVector day8 = Probe(*store, "m1", 8);
@@ -114,7 +125,8 @@ TEST(MerchantLabelFeaturesTest, WindowsAddUpDaysAndMissingMerchantsAreNaN) {
       store->RecordFraudLabel("m", kDay0 + day * kDayMs + kMorning, 0);
     }
   }
-  // A transaction on day 38 reads days 1..30 (30 d), 24..30 (7 d) and 30 (1 d).
+  // A transaction on day 38 at 06:00 reads from day 1, 24 and 30 at 06:00 (30, 7 and 1 days)
+  // to day 31 at 06:00.
   FeatureVector probe = Probe(*store, "m", 38);
   double count_30d = 0;
   double count_7d = 0;
@@ -149,7 +161,7 @@ TEST(MerchantLabelFeaturesTest, LabelsOutsideTheRingAndWithoutMerchantAreIgnored
     EXPECT_FALSE(Risk(probe, 2) > 0.0f) << "day " << day;
   }
   // A label for a merchant the store has not seen yet is kept for when it trades.
-  store->RecordFraudLabel("new", kDay0 + 60 * kDayMs, 0);
+  store->RecordFraudLabel("new", kDay0 + 60 * kDayMs + kMorning, 0);
   store->UpdateAndRead(AtMerchant("new", 60), out, 0);
   EXPECT_FLOAT_EQ(Risk(Probe(*store, "new", 68), 0), 1.0f);
 }
