@@ -18,7 +18,7 @@
 namespace fraudguard::testing {
 namespace {
 
-constexpr std::string_view kDefaultModelVersion = "gbt-2024-05-01-b4c6bed1";
+constexpr std::string_view kDefaultModelVersion = "gbt-2024-05-01-9569afa4";
 
 // The value of the sample whose name and labels are exactly `series`; NaN when absent.
 double Sample(const std::string& metrics, const std::string& series) {

@@ -20,7 +20,7 @@
 namespace fraudguard::testing {
 namespace {
 
-constexpr const char* kActiveVersion = "gbt-2024-05-01-b4c6bed1";
+constexpr const char* kActiveVersion = "gbt-2024-05-01-9569afa4";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
