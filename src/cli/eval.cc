@@ -1,5 +1,6 @@
 #include "cli/eval.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +26,7 @@
 #include "scoring/rules.h"
 #include "scoring/scorer.h"
 #include "sim/progress_bar.h"
+#include "sim/simulator.h"
 
 namespace fraudguard {
 namespace {
@@ -42,6 +45,7 @@ struct EvaluatedRows {
   std::vector<size_t> card_of;
   std::vector<float> labels;
   std::vector<uint8_t> levels;
+  std::vector<uint8_t> scenarios;  // per period row; the file's scenario column, 0 without one
   size_t replayed = 0;
   int64_t first_day = 0;
   int64_t last_day = 0;
@@ -64,7 +68,49 @@ struct EvalReport {
   // PSI of the period's scores and features against the model's validation reference; empty
   // when the model file has no reference.
   std::vector<DistributionDrift> drift;
+  // Evaluated frauds by the file's scenario column, when it names any: how many each scenario
+  // has, and how many score at or above the review threshold and the 2 % FPR threshold.
+  struct ScenarioDetection {
+    int scenario = 0;
+    size_t frauds = 0;
+    size_t at_review = 0;
+    size_t at_fpr_2 = 0;
+  };
+  std::vector<ScenarioDetection> scenarios;
+  double fpr_2_threshold = 0;
 };
+
+// Frauds per scenario among the evaluated rows; empty when every fraud is scenario 0 (a file
+// without the column).
+std::vector<EvalReport::ScenarioDetection> DetectionByScenario(
+    std::span<const float> scores,
+    std::span<const float> labels,
+    std::span<const uint8_t> levels,
+    std::span<const uint8_t> scenarios,
+    double fpr_2_threshold) {
+  std::array<EvalReport::ScenarioDetection, 256> by_number{};
+  bool named = false;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (labels[i] < 0.5F) {
+      continue;
+    }
+    EvalReport::ScenarioDetection& entry = by_number[scenarios[i]];
+    entry.scenario = scenarios[i];
+    ++entry.frauds;
+    entry.at_review += levels[i] >= 1 ? 1 : 0;
+    entry.at_fpr_2 += scores[i] >= fpr_2_threshold ? 1 : 0;
+    named = named || scenarios[i] != kScenarioGenuine;
+  }
+  std::vector<EvalReport::ScenarioDetection> result;
+  if (named) {
+    for (const auto& entry : by_number) {
+      if (entry.frauds > 0) {
+        result.push_back(entry);
+      }
+    }
+  }
+  return result;
+}
 
 std::string ReportJson(const EvalCommandOptions& options, const EvalReport& report) {
   std::string out;
@@ -141,7 +187,18 @@ std::string ReportJson(const EvalCommandOptions& options, const EvalReport& repo
   for (const DistributionDrift& distribution : report.drift) {
     json.Field(distribution.name, distribution.psi);
   }
-  json.EndObject().EndObject();
+  json.EndObject();
+  json.Field("fpr_2_threshold", report.fpr_2_threshold).Key("frauds_by_scenario").BeginArray();
+  for (const auto& entry : report.scenarios) {
+    json.BeginObject()
+        .Field("scenario", entry.scenario)
+        .Field("name", ScenarioName(entry.scenario))
+        .Field("frauds", static_cast<uint64_t>(entry.frauds))
+        .Field("detected_at_review", static_cast<uint64_t>(entry.at_review))
+        .Field("detected_at_fpr_2", static_cast<uint64_t>(entry.at_fpr_2))
+        .EndObject();
+  }
+  json.EndArray().EndObject();
   out += '\n';
   return out;
 }
@@ -182,6 +239,18 @@ void PrintTable(const EvalCommandOptions& options, const EvalReport& report) {
   std::printf("  %-34s detection %.4f, FPR %.4f, precision %.4f\n", high_label,
               c.DetectionRateAtOrAbove(2), c.FalsePositiveRateAtOrAbove(2),
               c.PrecisionAtOrAbove(2));
+  if (!report.scenarios.empty()) {
+    std::printf("\n  %-22s %8s %18s %18s\n", "frauds by scenario", "frauds", "at review",
+                "at 2% FPR");
+    for (const auto& entry : report.scenarios) {
+      const auto share = [&](size_t detected) {
+        return static_cast<double>(detected) / static_cast<double>(entry.frauds);
+      };
+      std::printf("  %d %-20s %8zu %10zu (%.3f) %10zu (%.3f)\n", entry.scenario,
+                  std::string(ScenarioName(entry.scenario)).c_str(), entry.frauds,
+                  entry.at_review, share(entry.at_review), entry.at_fpr_2, share(entry.at_fpr_2));
+    }
+  }
   if (report.drift.empty()) {
     std::printf("\n  drift: the model file has no reference\n");
     return;
@@ -370,6 +439,7 @@ Status RunEval(const EvalCommandOptions& options) {
     }
     rows.labels.push_back(row.fraud ? 1.0F : 0.0F);
     rows.levels.push_back(static_cast<uint8_t>(decision.level));
+    rows.scenarios.push_back(static_cast<uint8_t>(std::clamp(row.scenario, 0, 255)));
   }
   progress.Finish();
 
@@ -405,6 +475,7 @@ Status RunEval(const EvalCommandOptions& options) {
   std::vector<float> scores;
   std::vector<float> labels;
   std::vector<uint8_t> levels;
+  std::vector<uint8_t> scenarios;
   std::vector<CardScore> evaluated_cards;
   std::vector<bool> excluded(rows.scores.size(), false);
   for (size_t i = 0; i < rows.scores.size(); ++i) {
@@ -417,6 +488,7 @@ Status RunEval(const EvalCommandOptions& options) {
     scores.push_back(rows.scores[i]);
     labels.push_back(rows.labels[i]);
     levels.push_back(rows.levels[i]);
+    scenarios.push_back(rows.scenarios[i]);
     if (slot != kNoCard) {
       evaluated_cards.push_back(period_cards[slot]);
     }
@@ -433,6 +505,9 @@ Status RunEval(const EvalCommandOptions& options) {
   }
   report.card_precision = ComputeCardPrecisionAtK(evaluated_cards, options.card_precision_k);
   report.confusion = ComputeRiskLevelConfusion(levels, labels);
+  report.fpr_2_threshold = ThresholdForFalsePositiveRate(scores, labels, 0.02);
+  report.scenarios =
+      DetectionByScenario(scores, labels, levels, scenarios, report.fpr_2_threshold);
 
   if (!options.plot_path.empty()) {
     if (auto status = WritePlot(options, report, rows, excluded); !status) {

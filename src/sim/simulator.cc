@@ -230,6 +230,14 @@ struct Simulator::BustOutPlan {
   uint32_t ip = 0;
 };
 
+std::string_view ScenarioName(int scenario) {
+  static constexpr std::array<std::string_view, kScenarioCount> kNames = {
+      "genuine",     "large_amount",     "compromised_terminal", "leaked_card",
+      "card_testing", "account_takeover", "bust_out"};
+  return scenario >= 0 && scenario < kScenarioCount ? kNames[static_cast<size_t>(scenario)]
+                                                    : "other";
+}
+
 bool ParseSimulationProfile(const std::string& name, SimulationProfile& profile) {
   if (name == "handbook") {
     profile = SimulationProfile::kHandbook;

@@ -36,6 +36,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -52,6 +53,9 @@ inline constexpr int kScenarioCardTesting = 4;
 inline constexpr int kScenarioAccountTakeover = 5;
 inline constexpr int kScenarioBustOut = 6;
 inline constexpr int kScenarioCount = 7;
+// snake_case name of a scenario number ("genuine", "compromised_terminal", ...); "other" for a
+// number outside [0, kScenarioCount).
+std::string_view ScenarioName(int scenario);
 
 struct LabelledTransaction {
   Transaction txn;

@@ -296,6 +296,25 @@ TEST_F(EvalCommandTest, JsonReportHasEveryFieldInRangeAndThePlotIsWritten) {
   EXPECT_LE(number("/medium_or_above/false_positive_rate"), 1.0);
   EXPECT_LE(number("/high/precision"), 1.0);
 
+  // The simulation names each fraud's scenario: every evaluated fraud is in one row, and no
+  // scenario detects more than it has.
+  simdjson::dom::array scenarios;
+  ASSERT_EQ(root.at_pointer("/frauds_by_scenario").get_array().get(scenarios), simdjson::SUCCESS);
+  EXPECT_GE(scenarios.size(), 3U);
+  uint64_t scenario_frauds = 0;
+  uint64_t detected_at_review = 0;
+  for (simdjson::dom::element entry : scenarios) {
+    const uint64_t in_scenario = entry["frauds"].get_uint64().value_unsafe();
+    const uint64_t at_review = entry["detected_at_review"].get_uint64().value_unsafe();
+    EXPECT_LE(at_review, in_scenario);
+    EXPECT_LE(entry["detected_at_fpr_2"].get_uint64().value_unsafe(), in_scenario);
+    EXPECT_NE(entry["name"].get_string().value_unsafe(), "genuine");
+    scenario_frauds += in_scenario;
+    detected_at_review += at_review;
+  }
+  EXPECT_EQ(scenario_frauds, frauds);
+  EXPECT_EQ(detected_at_review, confusion_frauds - count("/confusion/low/fraud"));
+
   const std::string svg = ReadFile(plot);
   ASSERT_FALSE(svg.empty());
   EXPECT_TRUE(IsWellFormedXml(svg, "svg"));
