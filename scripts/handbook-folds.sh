@@ -6,7 +6,10 @@
 #
 #   scripts/handbook-folds.sh [HANDBOOK_CSV(.gz)] [WORK_DIR]
 #
-# The training settings are fixed in advance (not tuned on the test weeks).
+# TRAIN_DAYS (default 7, the handbook's protocol) sets how many days before each fold's delay
+# are trained on; a longer period is FraudGuard's way, with all the labelled history a
+# deployment would have, on the same test weeks. The training settings are fixed in advance
+# (not tuned on the test weeks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/fraudguard}
@@ -14,16 +17,22 @@ input=${1:-../shared/data/handbook/handbook_transactions.csv.gz}
 work=${2:-data/handbook-folds}
 mkdir -p "$work"
 folds=(2018-07-25 2018-08-01 2018-08-08 2018-08-15)
+train_days=${TRAIN_DAYS:-7}
+if ! [[ "$train_days" =~ ^[0-9]+$ ]] || ((train_days < 1 || train_days > 100)); then
+  echo "TRAIN_DAYS must be a whole number of days from 1 to 100" >&2
+  exit 2
+fi
 
 day() { date -u -d "$1 + $2 days" +%Y-%m-%d; }
 
 for start in "${folds[@]}"; do
+  train_start=$(day "$start" $((7 - train_days)))
   train_end=$(day "$start" 6)
   test_start=$(day "$start" 14)
   test_end=$(day "$start" 20)
-  echo "fold $start: train $start..$train_end, test $test_start..$test_end" >&2
+  echo "fold $start: train $train_start..$train_end, test $test_start..$test_end" >&2
   "$BIN" train --input "$input" --schema handbook --output "$work/model-$start.json" \
-    --from "$start" --to "$train_end" --rounds 100 --max-depth 5 --learning-rate 0.1 \
+    --from "$train_start" --to "$train_end" --rounds 100 --max-depth 5 --learning-rate 0.1 \
     --seed 7 --threads 2 > "$work/train-$start.txt"
   "$BIN" eval --input "$input" --schema handbook --model "$work/model-$start.json" \
     --from "$test_start" --to "$test_end" --json --plot "$work/pr-$start.svg" \
