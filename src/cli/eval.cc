@@ -82,12 +82,11 @@ struct EvalReport {
 
 // Frauds per scenario among the evaluated rows; empty when every fraud is scenario 0 (a file
 // without the column).
-std::vector<EvalReport::ScenarioDetection> DetectionByScenario(
-    std::span<const float> scores,
-    std::span<const float> labels,
-    std::span<const uint8_t> levels,
-    std::span<const uint8_t> scenarios,
-    double fpr_2_threshold) {
+std::vector<EvalReport::ScenarioDetection> DetectionByScenario(std::span<const float> scores,
+                                                               std::span<const float> labels,
+                                                               std::span<const uint8_t> levels,
+                                                               std::span<const uint8_t> scenarios,
+                                                               double fpr_2_threshold) {
   std::array<EvalReport::ScenarioDetection, 256> by_number{};
   bool named = false;
   for (size_t i = 0; i < scores.size(); ++i) {
@@ -247,8 +246,8 @@ void PrintTable(const EvalCommandOptions& options, const EvalReport& report) {
         return static_cast<double>(detected) / static_cast<double>(entry.frauds);
       };
       std::printf("  %d %-20s %8zu %10zu (%.3f) %10zu (%.3f)\n", entry.scenario,
-                  std::string(ScenarioName(entry.scenario)).c_str(), entry.frauds,
-                  entry.at_review, share(entry.at_review), entry.at_fpr_2, share(entry.at_fpr_2));
+                  std::string(ScenarioName(entry.scenario)).c_str(), entry.frauds, entry.at_review,
+                  share(entry.at_review), entry.at_fpr_2, share(entry.at_fpr_2));
     }
   }
   if (report.drift.empty()) {
@@ -506,8 +505,7 @@ Status RunEval(const EvalCommandOptions& options) {
   report.card_precision = ComputeCardPrecisionAtK(evaluated_cards, options.card_precision_k);
   report.confusion = ComputeRiskLevelConfusion(levels, labels);
   report.fpr_2_threshold = ThresholdForFalsePositiveRate(scores, labels, 0.02);
-  report.scenarios =
-      DetectionByScenario(scores, labels, levels, scenarios, report.fpr_2_threshold);
+  report.scenarios = DetectionByScenario(scores, labels, levels, scenarios, report.fpr_2_threshold);
 
   if (!options.plot_path.empty()) {
     if (auto status = WritePlot(options, report, rows, excluded); !status) {

@@ -93,8 +93,8 @@ void MerchantLabelDays::AddFraud(int64_t timestamp_ms) {
 MerchantLabelDays::Totals MerchantLabelDays::SumBefore(int64_t end_ms, int64_t window_days) const {
   // The quarter holding end_ms is partly younger than end_ms: the window stops before it.
   const int64_t last = std::min(BucketOf(end_ms) - 1, newest_bucket);
-  const int64_t first = std::max(BucketOf(end_ms) - window_days * kBucketsPerDay,
-                                 newest_bucket - kBuckets + 1);
+  const int64_t first =
+      std::max(BucketOf(end_ms) - window_days * kBucketsPerDay, newest_bucket - kBuckets + 1);
   Totals totals;
   for (int64_t bucket = first; bucket <= last; ++bucket) {
     totals.transactions += transactions[Slot(bucket)];

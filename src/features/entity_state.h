@@ -139,7 +139,7 @@ struct EntityRecord {
   uint64_t key = 0;
   EntityType type = EntityType::kCard;
   WindowHistogram history;
-  std::unique_ptr<CardExtras> card;                // Cards only.
+  std::unique_ptr<CardExtras> card;               // Cards only.
   std::unique_ptr<MerchantLabelDays> label_days;  // Merchants only.
 };
 

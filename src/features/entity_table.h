@@ -51,7 +51,8 @@ private:
 };
 
 // Bytes the store accounts for one entity of `type`: its table share, the record and, for
-// cards, the card extras, for merchants, the label days. Deterministic, so tests can assert the memory bound.
+// cards, the card extras, for merchants, the label days. Deterministic, so tests can assert the
+// memory bound.
 size_t AccountedRecordBytes(EntityType type);
 
 }  // namespace fraudguard

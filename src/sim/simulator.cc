@@ -232,8 +232,8 @@ struct Simulator::BustOutPlan {
 
 std::string_view ScenarioName(int scenario) {
   static constexpr std::array<std::string_view, kScenarioCount> kNames = {
-      "genuine",     "large_amount",     "compromised_terminal", "leaked_card",
-      "card_testing", "account_takeover", "bust_out"};
+      "genuine",          "large_amount", "compromised_terminal", "leaked_card", "card_testing",
+      "account_takeover", "bust_out"};
   return scenario >= 0 && scenario < kScenarioCount ? kNames[static_cast<size_t>(scenario)]
                                                     : "other";
 }

@@ -96,9 +96,10 @@ TEST(Drift, TheScoredTrafficIsMeasuredAgainstTheModelsReference) {
   EXPECT_TRUE(std::isfinite(score_psi)) << metrics->body;
   EXPECT_GE(score_psi, 0.0);
   // The reference's features (the model's most influential ones) each have their own figure.
-  const double feature_psi = Sample(metrics->body, "fraudguard_feature_drift_psi{model_name=\"" +
-                                                       std::string(kDefaultModelVersion) +
-                                                       "\",distribution=\"merchant_delayed_count_30d\"}");
+  const double feature_psi =
+      Sample(metrics->body, "fraudguard_feature_drift_psi{model_name=\"" +
+                                std::string(kDefaultModelVersion) +
+                                "\",distribution=\"merchant_delayed_count_30d\"}");
   EXPECT_TRUE(std::isfinite(feature_psi)) << metrics->body;
   // Hand-made traffic is nothing like the simulated validation period: the model drifts.
   EXPECT_GT(feature_psi, 0.25);

@@ -231,11 +231,10 @@ TEST_F(FeedbackTest, EveryAnsweredLabelSurvivesKillNine) {
 TEST_F(FeedbackTest, FraudLabelsRaiseTheMerchantsDelayedRiskAndSurviveKillNine) {
   // Four transactions at one merchant on 2024-05-01, the first of them later a chargeback.
   const auto score_at = [&](const std::string& id, const std::string& time) {
-    const auto response = Send("POST", "/api/v1/fraud/analyze",
-                               R"({"transaction_id":")" + id +
-                                   R"(","amount":30,"currency":"USD","card_id":"card-)" + id +
-                                   R"(","merchant_id":"m-chargebacks","timestamp":")" + time +
-                                   R"("})");
+    const auto response =
+        Send("POST", "/api/v1/fraud/analyze",
+             R"({"transaction_id":")" + id + R"(","amount":30,"currency":"USD","card_id":"card-)" +
+                 id + R"(","merchant_id":"m-chargebacks","timestamp":")" + time + R"("})");
     ASSERT_EQ(response.status, 200) << response.body;
   };
   for (int i = 0; i < 4; ++i) {
