@@ -31,8 +31,7 @@ const state = {
   lastPollMs: 0,
   pollMs: [],            // duration of each poll, for the page's own query-time figure
   range: '1h',           // the traffic charts' range, a key of RANGES
-  storedHistory: null,   // the last /api/v1/history answer for that range (not for 1h)
-  storedLoadedMs: 0,     // when it was asked for
+  storedLoadedMs: 0,     // when /api/v1/history was last asked for the chosen day or week
 };
 // For tests and the curious: the durations of the last hour's polls, in ms.
 window.dashboardPollDurations = () => state.pollMs.slice();
@@ -248,13 +247,11 @@ async function loadStoredHistory(force = false) {
   state.storedLoadedMs = Date.now();
   const history = await api(`/api/v1/history?range=${range}&routes=scoring`);
   if (state.range !== range) return;  // switched again while it loaded
-  state.storedHistory = history;
   drawStoredCharts(history);
 }
 
 function selectRange(range) {
   state.range = range;
-  state.storedHistory = null;
   for (const button of document.querySelectorAll('.ranges button')) {
     button.classList.toggle('active', button.dataset.range === range);
   }
