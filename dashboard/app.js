@@ -219,9 +219,12 @@ function renderTraffic(metrics) {
   if (state.range === '1h') drawLiveCharts();
 }
 
+// Quiet hours have rates well under 1/s: keep two significant digits there.
+const rateLabel = (v) => (v >= 10 ? v.toFixed(0) : v.toPrecision(2));
+
 function drawLiveCharts() {
   const span = { end: Date.now(), spanMs: HISTORY_MS, left: RANGES['1h'].left, empty: 'waiting for two polls' };
-  drawChart($('chart-tps'), state.history.map((p) => [p.t, p.tps]), null, (v) => v.toFixed(1), span);
+  drawChart($('chart-tps'), state.history.map((p) => [p.t, p.tps]), null, rateLabel, span);
   drawChart($('chart-latency'), state.history.map((p) => [p.t, p.p95 === null || p.p95 === undefined ? null : p.p95 * 1000]),
     LATENCY_OBJECTIVE_S.p95 * 1000, (v) => v.toFixed(1), span);
 }
@@ -232,7 +235,7 @@ function drawStoredCharts(history) {
   const spec = RANGES[history.range];
   const span = { end: history.generated_at_ms, spanMs: spec.spanMs, left: spec.left, empty: 'no stored traffic' };
   const points = history.points;
-  drawChart($('chart-tps'), points.map((p) => [p.start_ms, p.requests_per_second]), null, (v) => v.toFixed(1), span);
+  drawChart($('chart-tps'), points.map((p) => [p.start_ms, p.requests_per_second]), null, rateLabel, span);
   drawChart($('chart-latency'), points.map((p) => [p.start_ms, p.latency_p95_seconds === null ? null : p.latency_p95_seconds * 1000]),
     LATENCY_OBJECTIVE_S.p95 * 1000, (v) => v.toFixed(1), span);
   const total = history.total;
