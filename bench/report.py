@@ -175,7 +175,7 @@ def main():
     parser.add_argument("--threads", default="{}",
                         help="JSON: cores used by each server thread during the load test")
     for flag in ["--rss", "--cards", "--state-bytes", "--duration", "--connections",
-                 "--server-threads"]:
+                 "--server-threads", "--load-before"]:
         parser.add_argument(flag, type=float, default=0)
     args = parser.parse_args()
     nginx = json.loads(args.nginx)
@@ -206,7 +206,9 @@ def main():
                f"cores ({cpu}), {platform.system()} {platform.release()}. Load: wrk, "
                f"{int(args.connections)} keep-alive connections, {int(args.duration)} s, one wrk "
                f"thread; each server runs {int(args.server_threads)} worker thread(s) and shares "
-               "the two cores with wrk.\n")
+               "the two cores with wrk. Load average (1 min) when the run started: "
+               f"{args.load_before:.2f}; above about 1 the cores were busy with other work "
+               "and every figure here is worse than on an idle machine.\n")
     out.append("## Load test: `POST /api/v1/fraud/analyze`\n")
     out.append("The same Lua script (`bench/transactions.lua`) posts a mix of 50,000 cards, "
                "5,000 merchants, six countries and four channels to both servers. nginx returns "

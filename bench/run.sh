@@ -16,6 +16,8 @@ BIN=build/fraudguard
 command -v wrk >/dev/null || { echo "wrk is missing: bash scripts/setup.sh" >&2; exit 1; }
 command -v nginx >/dev/null || { echo "nginx is missing: bash scripts/setup.sh" >&2; exit 1; }
 
+# The machine's load before the run: these two cores are often shared, which every figure feels.
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 work=$(mktemp -d)
 cleanup() {
   [ -n "${fg_pid:-}" ] && kill "$fg_pid" 2>/dev/null || true
@@ -142,6 +144,6 @@ fi
   --metrics "$work/metrics.txt" --rss "${rss:-0}" --cards "${cards:-0}" \
   --state-bytes "${state_bytes:-0}" --micro "$micro_json" --duration "$DURATION" \
   --connections "$CONNECTIONS" --server-threads "$SERVER_THREADS" --threads "$threads_json" \
-  --dashboard-http "$history_http_json" \
+  --dashboard-http "$history_http_json" --load-before "$load_before" \
   > docs/benchmarks.md
 echo "wrote docs/benchmarks.md" >&2
