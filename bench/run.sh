@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark: wrk posts the same transaction mix to `fraudguard serve` and to nginx returning
 # a fixed JSON body, on this machine in the same run, and writes docs/benchmarks.md with the
-# figures and their ratios. Then the Google Benchmark micro-benchmarks run.
+# figures and their ratios. Then the Google Benchmark micro-benchmarks run, and the dashboard's
+# queries are timed over HTTP against a server holding 30 days of SLI history.
 #
 #   bash bench/run.sh            # DURATION=10 CONNECTIONS=32 by default
 set -euo pipefail
@@ -15,9 +16,12 @@ BIN=build/fraudguard
 command -v wrk >/dev/null || { echo "wrk is missing: bash scripts/setup.sh" >&2; exit 1; }
 command -v nginx >/dev/null || { echo "nginx is missing: bash scripts/setup.sh" >&2; exit 1; }
 
+# The machine's load before the run: these two cores are often shared, which every figure feels.
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 work=$(mktemp -d)
 cleanup() {
   [ -n "${fg_pid:-}" ] && kill "$fg_pid" 2>/dev/null || true
+  [ -n "${history_pid:-}" ] && kill "$history_pid" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   sleep 0.5
   rm -rf "$work"
@@ -94,12 +98,52 @@ state_bytes=$(awk '/^fraudguard_feature_state_bytes /{print $2}' <<<"$metrics")
 micro_json="$work/micro.json"
 if [ -x build/micro_bench ]; then
   echo "micro-benchmarks ..." >&2
-  build/micro_bench --benchmark_min_time=0.5 --benchmark_format=json >"$micro_json" 2>/dev/null || true
+  FRAUDGUARD_BENCH_HISTORY_DIR="$work/history" \
+    build/micro_bench --benchmark_min_time=0.5 --benchmark_format=json >"$micro_json" 2>/dev/null || true
+fi
+
+# 4. The dashboard's queries over the real HTTP route: the micro-benchmark run above left its
+# 30-day SLI store in $work/history; a server on that data directory answers the routes the
+# dashboard polls, each timed by curl (DASHBOARD_QUERIES times per route).
+history_http_json="$work/history-http.json"
+if [ -s "$work/history/sli.db" ]; then
+  echo "dashboard queries over HTTP (30-day store) ..." >&2
+  "$BIN" serve --port 0 --port-file "$work/history-port" --data-dir "$work/history" \
+    --threads "$SERVER_THREADS" --model models/default.json --rules config/rules.yaml \
+    --log-level warn 2>"$work/history-server.log" &
+  history_pid=$!
+  for _ in $(seq 1 300); do [ -s "$work/history-port" ] && break; sleep 0.1; done
+  history_url="http://127.0.0.1:$(cat "$work/history-port")"
+  {
+    for path in "/api/v1/history?range=1h" "/api/v1/history?range=24h" \
+      "/api/v1/history?range=7d" "/api/v1/slo" "/api/v1/incidents?state=all&limit=50"; do
+      for _ in $(seq 1 "${DASHBOARD_QUERIES:-40}"); do
+        printf '%s %s\n' "$path" "$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$history_url$path")"
+      done
+    done
+  } >"$work/history-http.txt"
+  kill "$history_pid" 2>/dev/null || true
+  wait "$history_pid" 2>/dev/null || true
+  /usr/bin/python3 - "$work/history-http.txt" >"$history_http_json" <<'PY'
+import json, sys
+times = {}
+for line in open(sys.argv[1]):
+    path, status, seconds = line.split()
+    times.setdefault(path, []).append((int(status), float(seconds) * 1000))
+out = {}
+for path, samples in times.items():
+    ms = sorted(t for _, t in samples)
+    out[path] = {"count": len(ms), "non_200": sum(1 for s, _ in samples if s != 200),
+                 "p50_ms": ms[len(ms) // 2], "p95_ms": ms[min(len(ms) - 1, int(len(ms) * 0.95))],
+                 "max_ms": ms[-1]}
+print(json.dumps(out))
+PY
 fi
 
 /usr/bin/python3 bench/report.py --nginx "$nginx_result" --fraudguard "$fg_result" \
   --metrics "$work/metrics.txt" --rss "${rss:-0}" --cards "${cards:-0}" \
   --state-bytes "${state_bytes:-0}" --micro "$micro_json" --duration "$DURATION" \
   --connections "$CONNECTIONS" --server-threads "$SERVER_THREADS" --threads "$threads_json" \
+  --dashboard-http "$history_http_json" --load-before "$load_before" \
   > docs/benchmarks.md
 echo "wrote docs/benchmarks.md" >&2

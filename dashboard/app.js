@@ -5,11 +5,21 @@
 const POLL_MS = 5000;
 const STALE_MS = 30000;          // the dashboard objective: data never older than 30 s
 const HISTORY_MS = 3600 * 1000;  // the last hour of polls, kept in this tab only
+// The day and week charts move by a step of 15 min or 1 h: read them again every third poll,
+// which keeps them well inside the 30 s freshness objective and spares the server.
+const STORED_REFRESH_MS = 15000;
 const LATENCY_OBJECTIVE_S = { p95: 0.05, p99: 0.1 };
 const SCORING_ROUTES = ['/api/v1/fraud/analyze', '/api/v1/fraud/analyze/batch'];
 const RISK_LEVELS = ['low', 'medium', 'high'];
 const ACTIONS = ['approve', 'review', 'decline'];
 const KEY_STORAGE = 'fraudguard.apiKey';
+// The chart ranges: the last hour from this tab's polls, a day and a week from the server's
+// stored per-minute counts (GET /api/v1/history).
+const RANGES = {
+  '1h': { title: 'Last hour', spanMs: HISTORY_MS, left: '-60 min' },
+  '24h': { title: 'Last 24 hours', spanMs: 24 * 3600 * 1000, left: '-24 h' },
+  '7d': { title: 'Last 7 days', spanMs: 7 * 24 * 3600 * 1000, left: '-7 days' },
+};
 
 const state = {
   key: sessionStorage.getItem(KEY_STORAGE) || '',
@@ -20,6 +30,8 @@ const state = {
   needsKey: false,
   lastPollMs: 0,
   pollMs: [],            // duration of each poll, for the page's own query-time figure
+  range: '1h',           // the traffic charts' range, a key of RANGES
+  storedLoadedMs: 0,     // when /api/v1/history was last asked for the chosen day or week
 };
 // For tests and the curious: the durations of the last hour's polls, in ms.
 window.dashboardPollDurations = () => state.pollMs.slice();
@@ -204,13 +216,59 @@ function renderTraffic(metrics) {
     return element('tr', {}, element('td', {}, level), ...cells, element('td', { class: 'num' }, total));
   }));
 
-  drawChart($('chart-tps'), state.history.map((p) => [p.t, p.tps]), null, (v) => v.toFixed(1));
-  drawChart($('chart-latency'), state.history.map((p) => [p.t, p.p95 === null || p.p95 === undefined ? null : p.p95 * 1000]),
-    LATENCY_OBJECTIVE_S.p95 * 1000, (v) => v.toFixed(1));
+  if (state.range === '1h') drawLiveCharts();
 }
 
-// A line chart of [time, value] points (null values leave a gap) in a 600x160 SVG.
-function drawChart(svg, points, objective, label) {
+// Quiet hours have rates well under 1/s: keep two significant digits there.
+const rateLabel = (v) => (v >= 10 ? v.toFixed(0) : v.toPrecision(2));
+
+function drawLiveCharts() {
+  const span = { end: Date.now(), spanMs: HISTORY_MS, left: RANGES['1h'].left, empty: 'waiting for two polls' };
+  drawChart($('chart-tps'), state.history.map((p) => [p.t, p.tps]), null, rateLabel, span);
+  drawChart($('chart-latency'), state.history.map((p) => [p.t, p.p95 === null || p.p95 === undefined ? null : p.p95 * 1000]),
+    LATENCY_OBJECTIVE_S.p95 * 1000, (v) => v.toFixed(1), span);
+}
+
+// The day and week charts: one point per step of the server's answer (requests per second of
+// the scoring routes, and their p95 from the stored latency buckets).
+function drawStoredCharts(history) {
+  const spec = RANGES[history.range];
+  const span = { end: history.generated_at_ms, spanMs: spec.spanMs, left: spec.left, empty: 'no stored traffic' };
+  const points = history.points;
+  drawChart($('chart-tps'), points.map((p) => [p.start_ms, p.requests_per_second]), null, rateLabel, span);
+  drawChart($('chart-latency'), points.map((p) => [p.start_ms, p.latency_p95_seconds === null ? null : p.latency_p95_seconds * 1000]),
+    LATENCY_OBJECTIVE_S.p95 * 1000, (v) => v.toFixed(1), span);
+  const total = history.total;
+  const step = history.step_seconds >= 3600 ? `${history.step_seconds / 3600} h` : `${history.step_seconds / 60} min`;
+  text($('history-summary'), `${Math.round(total.requests)} requests · error ratio ${formatPercent(total.error_ratio)} · ` +
+    `p95 ${formatMs(total.latency_p95_seconds)} · one point per ${step}`);
+}
+
+async function loadStoredHistory(force = false) {
+  const range = state.range;
+  if (range === '1h' || (!force && Date.now() - state.storedLoadedMs < STORED_REFRESH_MS)) return;
+  state.storedLoadedMs = Date.now();
+  const history = await api(`/api/v1/history?range=${range}&routes=scoring`);
+  if (state.range !== range) return;  // switched again while it loaded
+  drawStoredCharts(history);
+}
+
+function selectRange(range) {
+  state.range = range;
+  for (const button of document.querySelectorAll('.ranges button')) {
+    button.classList.toggle('active', button.dataset.range === range);
+  }
+  text($('chart-title'), RANGES[range].title);
+  text($('chart-source'), range === '1h' ? '(kept in this browser tab since it was opened)'
+    : '(from the server\'s stored per-minute counts)');
+  text($('chart-tps-caption'), range === '1h' ? 'Transactions/s' : 'Scoring requests/s');
+  text($('history-summary'), range === '1h' ? '' : 'loading…');
+  if (range === '1h') drawLiveCharts(); else loadStoredHistory(true).catch(showError);
+}
+
+// A line chart of [time, value] points (null values leave a gap) in a 600x160 SVG, over the
+// `span` {end, spanMs, left, empty} of time.
+function drawChart(svg, points, objective, label, span) {
   const ns = 'http://www.w3.org/2000/svg';
   const width = 600, height = 160, left = 44, bottom = 18, top = 8;
   const values = points.filter((p) => p[1] !== null && Number.isFinite(p[1]));
@@ -223,26 +281,29 @@ function drawChart(svg, points, objective, label) {
   };
   make('line', { class: 'axis', x1: left, y1: height - bottom, x2: width, y2: height - bottom });
   if (values.length === 0) {
-    make('text', { x: left + 8, y: height / 2 }, 'waiting for two polls');
+    make('text', { x: left + 8, y: height / 2 }, span.empty);
     svg.replaceChildren(...nodes);
     return;
   }
-  const t0 = Date.now() - HISTORY_MS;
+  const t0 = span.end - span.spanMs;
   const maxValue = Math.max(objective || 0, ...values.map((p) => p[1])) * 1.1 || 1;
-  const x = (t) => left + ((t - t0) / HISTORY_MS) * (width - left);
+  const x = (t) => left + ((t - t0) / span.spanMs) * (width - left);
   const y = (v) => height - bottom - (v / maxValue) * (height - bottom - top);
   if (objective) make('line', { class: 'objective', x1: left, x2: width, y1: y(objective), y2: y(objective) });
   let path = '';
   let pen = 'M';
-  for (const [t, v] of points) {
-    if (v === null || !Number.isFinite(v)) { pen = 'M'; continue; }
+  const present = (i) => i >= 0 && i < points.length && points[i][1] !== null && Number.isFinite(points[i][1]);
+  points.forEach(([t, v], i) => {
+    if (!present(i)) { pen = 'M'; return; }
     path += `${pen}${x(t).toFixed(1)},${y(v).toFixed(1)} `;
     pen = 'L';
-  }
+    // A point with no neighbour draws no line: mark it.
+    if (!present(i - 1) && !present(i + 1)) make('circle', { class: 'dot', cx: x(t).toFixed(1), cy: y(v).toFixed(1), r: 2.5 });
+  });
   make('path', { class: 'line', d: path });
   make('text', { x: 2, y: top + 8 }, label(maxValue));
   make('text', { x: 2, y: height - bottom }, '0');
-  make('text', { x: left, y: height - 4 }, '-60 min');
+  make('text', { x: left, y: height - 4 }, span.left);
   make('text', { x: width - 30, y: height - 4 }, 'now');
   svg.replaceChildren(...nodes);
 }
@@ -388,8 +449,9 @@ async function poll() {
     api('/api/v1/slo'),
     api('/api/v1/alerts'),
     api('/api/v1/incidents?state=all&limit=50'),
+    loadStoredHistory(),
   ]);
-  const [metrics, health, rollout, slo, alerts, incidents] = results;
+  const [metrics, health, rollout, slo, alerts, incidents] = results;  // the last one draws itself
   const failures = results.filter((r) => r.status === 'rejected' && r.reason.status !== 503)
     .map((r) => r.reason.message);
   if (metrics.status === 'fulfilled') {
@@ -434,6 +496,9 @@ function showView(name) {
 function start() {
   for (const button of document.querySelectorAll('nav button')) {
     button.addEventListener('click', () => showView(button.dataset.view));
+  }
+  for (const button of document.querySelectorAll('.ranges button')) {
+    button.addEventListener('click', () => selectRange(button.dataset.range));
   }
   $('key-button').addEventListener('click', () => showKeyForm(''));
   $('key-form').addEventListener('submit', (event) => {

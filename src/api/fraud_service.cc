@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "api/alertmanager_codec.h"
+#include "api/history_codec.h"
 #include "api/incident_codec.h"
 #include "core/json_writer.h"
 #include "core/log.h"
@@ -98,6 +99,9 @@ Route MatchRoute(std::string_view path) {
   }
   if (path == "/api/v1/notifications") {
     return Route::kNotifications;
+  }
+  if (path == "/api/v1/history") {
+    return Route::kHistory;
   }
   if (dashboard::IsDashboardPath(path)) {
     return Route::kDashboard;
@@ -244,6 +248,8 @@ std::string_view RouteName(Route route) {
       return "/api/v1/alerts/alertmanager";
     case Route::kNotifications:
       return "/api/v1/notifications";
+    case Route::kHistory:
+      return "/api/v1/history";
     case Route::kDashboard:
       return "/dashboard";
     case Route::kUnknown:
@@ -501,6 +507,11 @@ void FraudService::Dispatch(Route route,
     case Route::kNotifications:
       if (Authorize(request, Role::kRead, response)) {
         HandleNotifications(request, response);
+      }
+      return;
+    case Route::kHistory:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleHistory(request, response);
       }
       return;
     case Route::kDashboard:
@@ -969,6 +980,29 @@ void FraudService::HandleSlo(Route route, const http::Request& request, http::Re
       AppendSloReportJson(report, response.body);
     }
   }
+}
+
+void FraudService::HandleHistory(const http::Request& request, http::Response& response) {
+  HistoryRequest wanted;
+  RequestError error;
+  if (!DecodeHistoryQuery(request.query, wanted, error)) {
+    http::SetJsonError(response, 400, error.code, error.message, error.field);
+    return;
+  }
+  if (deps_.sli == nullptr || deps_.slo == nullptr) {
+    http::SetJsonError(response, 503, "history_unavailable", "SLI recording is not configured");
+    return;
+  }
+  // The minute in progress is shown as far as it has been counted.
+  (void)deps_.sli->Flush();
+  const std::vector<std::string> routes = HistoryRoutes(wanted.routes, deps_.slo->config());
+  auto history = QuerySliHistory(*deps_.sli, wanted.range, routes, deps_.clock->NowMillis());
+  if (!history) {
+    LogWarn("history_query_failed").Field("error", history.error());
+    http::SetJsonError(response, 503, "history_unavailable", history.error());
+    return;
+  }
+  AppendHistoryJson(*history, wanted.routes, routes, response.body);
 }
 
 void FraudService::HandleRollout(Route route,

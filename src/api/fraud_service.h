@@ -55,6 +55,7 @@ enum class Route : uint8_t {
   kAlerts,
   kAlertmanager,
   kNotifications,
+  kHistory,    // the dashboard's traffic series over an hour, a day or a week
   kDashboard,  // the operations page and its files, /dashboard[/...]
   kUnknown,
 };
@@ -139,6 +140,7 @@ private:
   void HandleAlerts(http::Response& response);
   void HandleAlertmanager(const http::Request& request, http::Response& response);
   void HandleNotifications(const http::Request& request, http::Response& response);
+  void HandleHistory(const http::Request& request, http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   // Stores what the rollout's non-serving model decided for `txn` (never returned to the caller).

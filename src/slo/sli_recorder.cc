@@ -418,6 +418,32 @@ Status SliRecorder::Flush() {
   return status;
 }
 
+Status SliRecorder::AddRows(const std::vector<SliRow>& rows) {
+  std::lock_guard lock(flush_mutex_);
+  if (db_ == nullptr || options_.read_only) {
+    return Error{"sli recorder is closed or read-only"};
+  }
+  std::vector<size_t> indexes;
+  indexes.reserve(rows.size());
+  for (const SliRow& row : rows) {
+    const auto found = std::find(options_.routes.begin(), options_.routes.end(), row.route);
+    if (found == options_.routes.end()) {
+      return Error{"sli rows: route '" + row.route + "' is not one of the recorder's routes"};
+    }
+    if (row.counts.buckets.size() > bounds_.size() + 1) {
+      return Error{"sli rows: more latency buckets than the recorder's " +
+                   std::to_string(bounds_.size() + 1)};
+    }
+    indexes.push_back(static_cast<size_t>(found - options_.routes.begin()));
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    SliCounts& target = pending_[{rows[i].minute, indexes[i]}];
+    target.buckets.resize(bounds_.size() + 1, 0);
+    target.Add(rows[i].counts);
+  }
+  return WritePending();
+}
+
 void SliRecorder::WriterLoop() {
   std::unique_lock lock(wake_mutex_);
   while (!stopping_) {
@@ -455,18 +481,39 @@ Status SliRecorder::Close() {
 
 namespace {
 
-Result<std::vector<SliRow>> ReadRows(
-    sqlite3* db, const char* table, int64_t from_minute, int64_t to_minute, size_t bucket_count) {
+Result<std::vector<SliRow>> ReadRows(sqlite3* db,
+                                     const char* table,
+                                     int64_t from_minute,
+                                     int64_t to_minute,
+                                     const std::vector<std::string>& routes,
+                                     size_t bucket_count) {
   if (db == nullptr) {
     return Error{"sli recorder is closed"};
   }
-  Statement select(db, std::string("SELECT minute, route, total, bad, buckets FROM ") + table +
-                           " WHERE minute >= ?1 AND minute < ?2 ORDER BY minute");
+  if (routes.size() > SliRecorder::kMaxReadRoutes) {
+    return Error{"reading sli rows: more than " + std::to_string(SliRecorder::kMaxReadRoutes) +
+                 " routes asked"};
+  }
+  // The routes are filtered in SQL so that rows of other routes are never decoded.
+  std::string sql = std::string("SELECT minute, route, total, bad, buckets FROM ") + table +
+                    " WHERE minute >= ?1 AND minute < ?2";
+  if (!routes.empty()) {
+    sql += " AND route IN (";
+    for (size_t i = 0; i < routes.size(); ++i) {
+      sql += (i == 0 ? "?" : ", ?") + std::to_string(i + 3);
+    }
+    sql += ")";
+  }
+  Statement select(db, sql + " ORDER BY minute");
   if (!select.ok()) {
     return Error{select.error()};
   }
   sqlite3_bind_int64(select.get(), 1, from_minute);
   sqlite3_bind_int64(select.get(), 2, to_minute);
+  for (size_t i = 0; i < routes.size(); ++i) {
+    sqlite3_bind_text(select.get(), static_cast<int>(i + 3), routes[i].data(),
+                      static_cast<int>(routes[i].size()), SQLITE_STATIC);
+  }
   std::vector<SliRow> rows;
   int code = 0;
   while ((code = sqlite3_step(select.get())) == SQLITE_ROW) {
@@ -488,14 +535,18 @@ Result<std::vector<SliRow>> ReadRows(
 
 }  // namespace
 
-Result<std::vector<SliRow>> SliRecorder::ReadMinutes(int64_t from_minute, int64_t to_minute) const {
+Result<std::vector<SliRow>> SliRecorder::ReadMinutes(int64_t from_minute,
+                                                     int64_t to_minute,
+                                                     const std::vector<std::string>& routes) const {
   std::lock_guard lock(db_mutex_);
-  return ReadRows(db_, "sli_minutes", from_minute, to_minute, bounds_.size() + 1);
+  return ReadRows(db_, "sli_minutes", from_minute, to_minute, routes, bounds_.size() + 1);
 }
 
-Result<std::vector<SliRow>> SliRecorder::ReadHours(int64_t from_minute, int64_t to_minute) const {
+Result<std::vector<SliRow>> SliRecorder::ReadHours(int64_t from_minute,
+                                                   int64_t to_minute,
+                                                   const std::vector<std::string>& routes) const {
   std::lock_guard lock(db_mutex_);
-  return ReadRows(db_, "sli_hours", from_minute, to_minute, bounds_.size() + 1);
+  return ReadRows(db_, "sli_hours", from_minute, to_minute, routes, bounds_.size() + 1);
 }
 
 }  // namespace fraudguard

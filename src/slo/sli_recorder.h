@@ -68,11 +68,21 @@ public:
   void Record(size_t route, int status, double seconds);
   // Writes everything recorded so far to SQLite and rolls up old rows. Thread-safe.
   Status Flush();
+  // Adds counts that were measured elsewhere (a benchmark's or a test's history) to the minute
+  // rows, as if recorded at their minutes, and writes them like Flush(). A row whose route is
+  // not in the recorder's list is refused, nothing written. Thread-safe.
+  Status AddRows(const std::vector<SliRow>& rows);
   // Flushes and stops the writer thread. Calling it again returns OK.
   Status Close();
-  // Minute rows with from_minute <= minute < to_minute, after a Flush. Thread-safe.
-  Result<std::vector<SliRow>> ReadMinutes(int64_t from_minute, int64_t to_minute) const;
-  Result<std::vector<SliRow>> ReadHours(int64_t from_minute, int64_t to_minute) const;
+  // Minute rows with from_minute <= minute < to_minute, after a Flush; only those of `routes`
+  // when it is not empty (at most kMaxReadRoutes). Thread-safe.
+  Result<std::vector<SliRow>> ReadMinutes(int64_t from_minute,
+                                          int64_t to_minute,
+                                          const std::vector<std::string>& routes = {}) const;
+  Result<std::vector<SliRow>> ReadHours(int64_t from_minute,
+                                        int64_t to_minute,
+                                        const std::vector<std::string>& routes = {}) const;
+  static constexpr size_t kMaxReadRoutes = 64;
 
   const std::vector<double>& bounds() const { return bounds_; }
   uint64_t write_errors() const { return write_errors_.load(std::memory_order_relaxed); }

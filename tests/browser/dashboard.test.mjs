@@ -1,8 +1,9 @@
 // The dashboard in a real browser against the real server: starts `fraudguard serve` on a port
 // the kernel picks (with an API keys file and a temporary data directory), drives Debian's
 // chromium through playwright-core, and checks that the page loads, asks for the key, shows
-// the same numbers as the API after scoring traffic, picks up a new incident without a reload
-// and acknowledges it through the page. Writes a screenshot of each view and the measured
+// the same numbers as the API after scoring traffic (live, and in the 24-hour chart from the
+// stored history), picks up a new incident without a reload and acknowledges it through the
+// page. Writes a screenshot of each view and the measured
 // figures to the artifact directory. Bounded: every wait has a deadline and the whole test
 // stops itself after TEST_DEADLINE_MS.
 //
@@ -190,6 +191,24 @@ async function main() {
   assert.notEqual(await page.textContent('#latency-p95'), '–', 'p95 shown after traffic');
   assert.equal(await page.textContent('#error-rate'), '0.00 %');
   await page.screenshot({ path: join(artifacts, 'dashboard-traffic.png'), fullPage: true });
+
+  // The day range draws the server's stored history, with the same figures as the API.
+  await page.click('.ranges button[data-range="24h"]');
+  const day = await waitFor('the 24-hour history', async () => {
+    const history = (await api('/api/v1/history?range=24h&routes=scoring')).body;
+    const summary = await page.textContent('#history-summary');
+    return summary.startsWith(`${Math.round(history.total.requests)} requests`) ? { history, summary } : null;
+  });
+  assert.equal(day.history.total.requests, TRANSACTIONS);
+  const p95 = day.history.total.latency_p95_seconds;
+  assert.ok(day.summary.includes(`p95 ${(p95 * 1000).toFixed(p95 < 0.01 ? 2 : 1)} ms`), day.summary);
+  assert.ok(day.summary.includes('one point per 15 min'), day.summary);
+  assert.equal(await page.textContent('#chart-title'), 'Last 24 hours');
+  const line = await page.getAttribute('#chart-tps path.line', 'd');
+  assert.equal(line.trim().split(' ').length, day.history.points.length, 'one chart point per step');
+  await page.screenshot({ path: join(artifacts, 'dashboard-traffic-24h.png'), fullPage: true });
+  await page.click('.ranges button[data-range="1h"]');
+  assert.equal(await page.textContent('#chart-title'), 'Last hour');
 
   await page.click('nav button[data-view=detection]');
   const rollout = (await api('/api/v1/rollout')).body;
