@@ -43,6 +43,8 @@ dashboard_slos:
     - "/api/v1/health"
     - "/api/v1/slo"
     - "/api/v1/slo/{name}"
+    - "/api/v1/capacity"
+    - "/dashboard"
   availability: 99.95%
   query_response_time: "<500ms p95"
   measurement_window: "30 days"
