@@ -427,6 +427,11 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
         measured.error() + ")";
     LogWarn("capacity_replica_capacity_unknown").Field("error", measured.error());
   }
+  if (capacity_settings.replica.requests_per_second > 0) {
+    LogInfo("capacity_view_ready")
+        .Field("replica_requests_per_second", capacity_settings.replica.requests_per_second)
+        .Field("source", capacity_settings.replica.source);
+  }
   capacity::CapacityView capacity_view(**sli, std::move(capacity_settings), clock);
 
   ServiceDependencies dependencies;

@@ -125,7 +125,6 @@ function seedCapacityHistory() {
 
 async function main() {
   const { base, adminKey } = await startServer();
-  seedCapacityHistory();
   const api = async (path, options = {}) => {
     const response = await fetch(base + path, {
       method: options.method || 'GET',
@@ -189,6 +188,14 @@ async function main() {
   await page.waitForFunction(() => /data \d+ s old/.test(document.getElementById('data-age').textContent),
     null, { timeout: WAIT_MS });
   const firstDataMs = Date.now() - firstDataStart;
+
+  // A new server has no request history: the Capacity tab says so instead of forecasting.
+  await page.click('nav button[data-view=capacity]');
+  await page.waitForSelector('#capacity-status[data-status=insufficient_history]', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#capacity-status'), /holds 0 hourly points .* needs 30/);
+  assert.equal(await page.locator('#capacity-summary:not([hidden])').count(), 0);
+  await page.click('nav button[data-view=traffic]');
+  seedCapacityHistory();
 
   // Scoring traffic, a mix of amounts so that several risk levels appear.
   for (let i = 0; i < TRANSACTIONS; ++i) {
@@ -261,9 +268,11 @@ async function main() {
   assert.equal(resolved.state, 'RESOLVED');
   await waitFor('the resolved row', async () => /RESOLVED/.test(await page.textContent(row)));
 
-  // The capacity view shows the recommendation of the API, over a chart with its interval.
+  // With the history seeded, the capacity view shows the recommendation of the API over a chart
+  // with its interval. Another horizon than the one read before is not in the server's cache.
   await page.click('nav button[data-view=capacity]');
-  const capacity = (await api('/api/v1/capacity?horizon=7d')).body;
+  await page.selectOption('#capacity-horizon', '2d');
+  const capacity = (await api('/api/v1/capacity?horizon=2d')).body;
   assert.equal(capacity.status, 'ok', JSON.stringify(capacity).slice(0, 300));
   assert.equal(capacity.history_points, CAPACITY_HOURS);
   await page.waitForSelector('#capacity-replicas[data-value]', { timeout: WAIT_MS });
