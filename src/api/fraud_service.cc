@@ -9,6 +9,7 @@
 
 #include "api/alertmanager_codec.h"
 #include "api/history_codec.h"
+#include "api/capacity_codec.h"
 #include "api/incident_codec.h"
 #include "core/json_writer.h"
 #include "core/log.h"
@@ -102,6 +103,9 @@ Route MatchRoute(std::string_view path) {
   }
   if (path == "/api/v1/history") {
     return Route::kHistory;
+  }
+  if (path == "/api/v1/capacity") {
+    return Route::kCapacity;
   }
   if (dashboard::IsDashboardPath(path)) {
     return Route::kDashboard;
@@ -250,6 +254,8 @@ std::string_view RouteName(Route route) {
       return "/api/v1/notifications";
     case Route::kHistory:
       return "/api/v1/history";
+    case Route::kCapacity:
+      return "/api/v1/capacity";
     case Route::kDashboard:
       return "/dashboard";
     case Route::kUnknown:
@@ -348,6 +354,23 @@ FraudService::FraudService(ServiceDependencies dependencies, int workers)
                                       "Scoring requests failed on purpose by the test-only "
                                       "--testing-error-ratio setting (0 in production).")
                           .WithLabels({});
+  capacity_forecasts_ = &metrics
+                             .AddCounter("fraudguard_capacity_forecasts_total",
+                                         "Capacity forecasts computed for GET /api/v1/capacity "
+                                         "(answers from its cache are not counted).")
+                             .WithLabels({});
+  capacity_errors_ = &metrics
+                          .AddCounter("fraudguard_capacity_errors_total",
+                                      "Capacity forecasts that failed (answered 503).")
+                          .WithLabels({});
+  // 0 when the capacity view has no per-replica figure and so no recommendation.
+  metrics
+      .AddGauge("fraudguard_capacity_replica_capacity_known",
+                "1 when GET /api/v1/capacity has a per-replica request rate to recommend with.")
+      .WithLabels({})
+      .Set(deps_.capacity != nullptr && deps_.capacity->settings().replica.requests_per_second > 0
+               ? 1
+               : 0);
   metrics
       .AddGauge("fraudguard_testing_faults_enabled",
                 "1 when a test-only fault setting (--testing-*) is on; must be 0 in production.")
@@ -512,6 +535,11 @@ void FraudService::Dispatch(Route route,
     case Route::kHistory:
       if (Authorize(request, Role::kRead, response)) {
         HandleHistory(request, response);
+      }
+      return;
+    case Route::kCapacity:
+      if (Authorize(request, Role::kRead, response)) {
+        HandleCapacity(request, response);
       }
       return;
     case Route::kDashboard:
@@ -1363,6 +1391,35 @@ void FraudService::HandleNotifications(const http::Request& request, http::Respo
         .EndObject();
   }
   json.EndArray().EndObject();
+}
+
+void FraudService::HandleCapacity(const http::Request& request, http::Response& response) {
+  CapacityQuery query;
+  RequestError error;
+  if (!DecodeCapacityQuery(request.query, capacity::kDefaultViewHorizonSeconds, query, error)) {
+    http::SetJsonError(response, 400, error.code, error.message, error.field);
+    return;
+  }
+  if (deps_.capacity == nullptr) {
+    http::SetJsonError(response, 503, "capacity_unavailable", "the capacity view is not set up");
+    return;
+  }
+  auto answer = deps_.capacity->Answer(query.horizon_seconds);
+  if (!answer) {
+    capacity_errors_->Increment();
+    if (!capacity_failing_.exchange(true)) {
+      LogWarn("capacity_forecast_failed").Field("error", answer.error());
+    }
+    http::SetJsonError(response, 503, "capacity_unavailable", answer.error());
+    return;
+  }
+  if (capacity_failing_.exchange(false)) {
+    LogInfo("capacity_forecast_recovered");
+  }
+  if (answer->computed) {
+    capacity_forecasts_->Increment();
+  }
+  response.body = *answer->body;
 }
 
 void FraudService::HandleAlerts(http::Response& response) {

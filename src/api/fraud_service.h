@@ -13,6 +13,7 @@
 #include "api/feedback_codec.h"
 #include "api/http_server.h"
 #include "api/transaction_codec.h"
+#include "capacity/capacity_view.h"
 #include "config/serve_config.h"
 #include "evaluation/accuracy_tracker.h"
 #include "evaluation/drift.h"
@@ -56,6 +57,7 @@ enum class Route : uint8_t {
   kAlertmanager,
   kNotifications,
   kHistory,    // the dashboard's traffic series over an hour, a day or a week
+  kCapacity,
   kDashboard,  // the operations page and its files, /dashboard[/...]
   kUnknown,
 };
@@ -89,6 +91,8 @@ struct ServiceDependencies {
   // Null: the incident routes answer 503.
   IncidentEngine* incidents = nullptr;
   const Notifier* notifier = nullptr;  // null: /api/v1/notifications answers 503
+  // Null: GET /api/v1/capacity answers 503. Reads the same SLI store as `sli`.
+  capacity::CapacityView* capacity = nullptr;
 };
 
 class FraudService final : public http::RequestHandler {
@@ -141,6 +145,7 @@ private:
   void HandleAlertmanager(const http::Request& request, http::Response& response);
   void HandleNotifications(const http::Request& request, http::Response& response);
   void HandleHistory(const http::Request& request, http::Response& response);
+  void HandleCapacity(const http::Request& request, http::Response& response);
   // Scores one decoded transaction, records it and appends its JSON to `out`.
   bool ScoreAndRecord(const Transaction& txn, int worker, std::string& out);
   // Stores what the rollout's non-serving model decided for `txn` (never returned to the caller).
@@ -178,7 +183,10 @@ private:
   Counter* other_model_decisions_dropped_;
   Gauge* ready_gauge_;
   Counter* injected_faults_;
-  std::atomic<uint64_t> fault_requests_{0};  // scoring requests seen while faults are on
+  Counter* capacity_forecasts_;
+  Counter* capacity_errors_;
+  std::atomic<bool> capacity_failing_{false};  // logged once per streak of failed forecasts
+  std::atomic<uint64_t> fault_requests_{0};    // scoring requests seen while faults are on
 };
 
 std::string_view RouteName(Route route);

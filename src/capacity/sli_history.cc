@@ -15,7 +15,10 @@ std::vector<std::string> DefaultSliRoutes() {
   return {"/api/v1/fraud/analyze", "/api/v1/fraud/analyze/batch"};
 }
 
-Result<TimeSeries> LoadSliRequestRate(const SliHistoryRequest& request) {
+namespace {
+
+// Refuses a step or range the store cannot answer in whole steps.
+Status CheckRequest(const SliHistoryRequest& request) {
   const double step = request.step_seconds;
   if (!(step >= 60) || std::fmod(step, 60) != 0) {
     return Error{"--step must be a whole number of minutes for the SLI store"};
@@ -34,6 +37,16 @@ Result<TimeSeries> LoadSliRequestRate(const SliHistoryRequest& request) {
       return Error{"--route '" + route + "' is not a FraudGuard route"};
     }
   }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<TimeSeries> LoadSliRequestRate(const SliHistoryRequest& request) {
+  if (Status checked = CheckRequest(request); !checked) {
+    return Error{checked.error()};
+  }
+  const std::vector<std::string> known = RouteLabels();
   const std::string path = request.data_dir + "/sli.db";
   if (!std::filesystem::exists(path)) {
     return Error{"no SLI store at " + path + " (is --sli-store the server's --data-dir?)"};
@@ -47,13 +60,22 @@ Result<TimeSeries> LoadSliRequestRate(const SliHistoryRequest& request) {
   if (!recorder) {
     return Error{recorder.error()};
   }
+  return ReadSliRequestRate(**recorder, request);
+}
+
+Result<TimeSeries> ReadSliRequestRate(const SliRecorder& store, const SliHistoryRequest& request) {
+  if (Status checked = CheckRequest(request); !checked) {
+    return Error{checked.error()};
+  }
+  const double step = request.step_seconds;
+  const double steps = std::ceil((request.end - request.start) / step);
   const auto from_minute = static_cast<int64_t>(std::floor(request.start / 60));
   const auto to_minute = static_cast<int64_t>(std::ceil(request.end / 60));
-  auto minutes = (*recorder)->ReadMinutes(from_minute, to_minute);
+  auto minutes = store.ReadMinutes(from_minute, to_minute);
   if (!minutes) {
     return Error{minutes.error()};
   }
-  auto hours = (*recorder)->ReadHours(from_minute, to_minute);
+  auto hours = store.ReadHours(from_minute, to_minute);
   if (!hours) {
     return Error{hours.error()};
   }

@@ -8,6 +8,10 @@
 #include "capacity/time_series.h"
 #include "core/result.h"
 
+namespace fraudguard {
+class SliRecorder;
+}
+
 namespace fraudguard::capacity {
 
 struct SliHistoryRequest {
@@ -25,5 +29,7 @@ std::vector<std::string> DefaultSliRoutes();
 // routes. Steps between the first and last with traffic that hold no rows count as 0 requests:
 // the store writes a row only for minutes with requests.
 Result<TimeSeries> LoadSliRequestRate(const SliHistoryRequest& request);
+// The same from an open store (the running server's own recorder); request.data_dir is unused.
+Result<TimeSeries> ReadSliRequestRate(const SliRecorder& store, const SliHistoryRequest& request);
 
 }  // namespace fraudguard::capacity

@@ -9,6 +9,9 @@
 
 #include "api/fraud_service.h"
 #include "api/http_server.h"
+#include "capacity/capacity_view.h"
+#include "capacity/recommendation.h"
+#include "capacity/sli_history.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "evaluation/accuracy_tracker.h"
@@ -407,6 +410,30 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     return candidate;
   };
 
+  // The capacity view's per-replica figure: the configured one, else the measured one.
+  capacity::CapacityViewSettings capacity_settings;
+  capacity_settings.routes = capacity::DefaultSliRoutes();
+  capacity_settings.current_replicas = static_cast<int>(config.capacity_current_replicas);
+  if (config.capacity_replica_requests_per_second > 0) {
+    capacity_settings.replica = {config.capacity_replica_requests_per_second,
+                                 "config capacity.replica_requests_per_second"};
+  } else if (auto measured = capacity::ReadReplicaCapacity(config.capacity_benchmarks_path);
+             measured) {
+    capacity_settings.replica = *measured;
+  } else {
+    capacity_settings.replica_unknown_reason =
+        "no per-replica capacity: set capacity.replica_requests_per_second, or capacity.benchmarks "
+        "to the page bench/run.sh writes (" +
+        measured.error() + ")";
+    LogWarn("capacity_replica_capacity_unknown").Field("error", measured.error());
+  }
+  if (capacity_settings.replica.requests_per_second > 0) {
+    LogInfo("capacity_view_ready")
+        .Field("replica_requests_per_second", capacity_settings.replica.requests_per_second)
+        .Field("source", capacity_settings.replica.source);
+  }
+  capacity::CapacityView capacity_view(**sli, std::move(capacity_settings), clock);
+
   ServiceDependencies dependencies;
   dependencies.config = &config;
   dependencies.scorer = &scorer;
@@ -426,6 +453,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   dependencies.load_candidate = load_candidate;
   dependencies.incidents = incidents->get();
   dependencies.notifier = outbox;
+  dependencies.capacity = &capacity_view;
   FraudService service(dependencies, config.threads);
 
   http::ServerOptions server_options;

@@ -112,6 +112,10 @@ Status LoadServeConfigFile(const std::string& path, ServeConfig& config) {
       {"drift",
        {{"window_minutes", Bind(config.drift_window_minutes)},
         {"alert_psi", Bind(config.drift_alert_psi)}}},
+      {"capacity",
+       {{"replica_requests_per_second", Bind(config.capacity_replica_requests_per_second)},
+        {"benchmarks", Bind(config.capacity_benchmarks_path)},
+        {"current_replicas", Bind(config.capacity_current_replicas)}}},
   };
   return ApplySection(root, "", top, sections);
 }
@@ -147,6 +151,7 @@ Status ValidateServeConfig(const ServeConfig& config) {
       {"decision_log.queue_capacity", {config.decision_queue_capacity, 1, 100'000'000}},
       // Whole multiples of the 5 minute step the window moves in, up to a week.
       {"drift.window_minutes", {config.drift_window_minutes, 5, 7 * 24 * 60}},
+      {"capacity.current_replicas", {config.capacity_current_replicas, 1, 10000}},
       {"--testing-added-latency-ms", {config.testing_added_latency_ms, 0, 10000}},
   };
   for (const auto& [key, values] : checks) {
@@ -162,6 +167,12 @@ Status ValidateServeConfig(const ServeConfig& config) {
   }
   if (!(config.drift_alert_psi > 0) || config.drift_alert_psi > 10) {
     return Error{"config key 'drift.alert_psi': must be above 0 and at most 10"};
+  }
+  if (!(config.capacity_replica_requests_per_second >= 0) ||
+      config.capacity_replica_requests_per_second > 1e9) {
+    return Error{
+        "config key 'capacity.replica_requests_per_second': must be from 0 (the benchmark "
+        "figure) to 1e9"};
   }
   if (!(config.testing_error_ratio >= 0 && config.testing_error_ratio <= 1)) {
     return Error{"config key '--testing-error-ratio': must be from 0 to 1"};

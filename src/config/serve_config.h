@@ -52,6 +52,13 @@ struct ServeConfig {
   // model drift (population stability index against the model's validation reference)
   int64_t drift_window_minutes = 60;
   double drift_alert_psi = 0.05;
+  // capacity view (GET /api/v1/capacity): what one replica sustains, in requests/s. 0 means the
+  // measured figure of the `fraudguard serve` row in `capacity_benchmarks_path` (the page
+  // bench/run.sh writes, as `fraudguard capacity forecast` reads it); the view has no
+  // recommendation when neither is there.
+  double capacity_replica_requests_per_second = 0;
+  std::string capacity_benchmarks_path = "docs/benchmarks.md";
+  int64_t capacity_current_replicas = 1;  // replicas running today, for today's capacity
   // Test-only faults, off by default and settable by flags only (never from the YAML file), so
   // that the validation and canary tests can run a server made worse on purpose. They apply to
   // the two scoring routes: every request waits `testing_added_latency_ms` more, and that share

@@ -43,6 +43,9 @@ dashboard_slos:
     - "/api/v1/health"
     - "/api/v1/slo"
     - "/api/v1/slo/{name}"
+    - "/api/v1/capacity"
+    - "/api/v1/history"
+    - "/dashboard"
   availability: 99.95%
   query_response_time: "<500ms p95"
   measurement_window: "30 days"

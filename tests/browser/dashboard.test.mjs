@@ -3,8 +3,9 @@
 // chromium through playwright-core, and checks that the page loads, asks for the key, shows
 // the same numbers as the API after scoring traffic (live, and in the 24-hour chart from the
 // stored history), picks up a new incident without a reload and acknowledges it through the
-// page. Writes a screenshot of each view and the measured
-// figures to the artifact directory. Bounded: every wait has a deadline and the whole test
+// page. Writes a screenshot of each view and the measured figures to the artifact directory.
+// The capacity view is checked on two days of request history written into the server's SLI
+// store. Bounded: every wait has a deadline and the whole test
 // stops itself after TEST_DEADLINE_MS.
 //
 // Usage: node dashboard.test.mjs <fraudguard binary> <repository root> <artifact directory>
@@ -25,6 +26,7 @@ const TEST_DEADLINE_MS = 120000;
 const WAIT_MS = 20000;           // longest wait for one thing to show up (four polls)
 const LOAD_BOUND_MS = 10000;     // generous: the machines are noisy; the figure is reported
 const TRANSACTIONS = 24;
+const CAPACITY_HOURS = 48;
 
 mkdirSync(artifacts, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'fraudguard-dashboard-'));
@@ -65,11 +67,14 @@ function newKey(keysFile, name, roles) {
 async function startServer() {
   const keysFile = join(work, 'keys.yaml');
   const adminKey = newKey(keysFile, 'dashboard-admin', 'read,score,admin');
+  // A small per-replica figure, so that the capacity view's few seeded requests need replicas.
+  const configFile = join(work, 'serve.yaml');
+  writeFileSync(configFile, 'capacity:\n  replica_requests_per_second: 0.01\n');
   const portFile = join(work, 'port');
   const logFile = join(work, 'server.log');
   server = spawn(binary, ['serve', '--port', '0', '--port-file', portFile, '--data-dir', join(work, 'data'),
     '--model', join(repo, 'models/default.json'), '--rules', join(repo, 'config/rules.yaml'),
-    '--keys', keysFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--keys', keysFile, '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   const logs = [];
   server.stderr.on('data', (chunk) => logs.push(chunk));
   server.on('exit', () => writeFileSync(logFile, Buffer.concat(logs)));
@@ -101,6 +106,22 @@ function parseMetric(text, name, labels = {}) {
     }
   }
   return total;
+}
+
+// Two days of hourly scoring traffic in the running server's SLI store, written with Debian's
+// sqlite3 as minute rows of the store's own schema (every request in the fastest latency
+// bucket), so that the capacity view has a forecast to show.
+function seedCapacityHistory() {
+  const thisHour = Math.floor(Date.now() / 3600000);
+  const rows = [];
+  for (let hoursAgo = 1; hoursAgo <= CAPACITY_HOURS; ++hoursAgo) {
+    const requests = 100 + Math.round(40 * Math.sin((2 * Math.PI * hoursAgo) / 24));
+    const bucket = Buffer.alloc(8);
+    bucket.writeBigUInt64LE(BigInt(requests));
+    rows.push(`(${(thisHour - hoursAgo) * 60 + 5}, '/api/v1/fraud/analyze', ${requests}, 0, X'${bucket.toString('hex')}')`);
+  }
+  execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(work, 'data', 'sli.db'),
+    `INSERT INTO sli_minutes (minute, route, total, bad, buckets) VALUES ${rows.join(', ')};`]);
 }
 
 async function main() {
@@ -168,6 +189,13 @@ async function main() {
   await page.waitForFunction(() => /data \d+ s old/.test(document.getElementById('data-age').textContent),
     null, { timeout: WAIT_MS });
   const firstDataMs = Date.now() - firstDataStart;
+
+  // A new server has no request history: the Capacity tab says so instead of forecasting.
+  await page.click('nav button[data-view=capacity]');
+  await page.waitForSelector('#capacity-status[data-status=insufficient_history]', { timeout: WAIT_MS });
+  assert.match(await page.textContent('#capacity-status'), /holds 0 hourly points .* needs 30/);
+  assert.equal(await page.locator('#capacity-summary:not([hidden])').count(), 0);
+  await page.click('nav button[data-view=traffic]');
 
   // Scoring traffic, a mix of amounts so that several risk levels appear.
   for (let i = 0; i < TRANSACTIONS; ++i) {
@@ -257,6 +285,26 @@ async function main() {
   const resolved = (await api(`/api/v1/incidents/${id}`)).body.incident;
   assert.equal(resolved.state, 'RESOLVED');
   await waitFor('the resolved row', async () => /RESOLVED/.test(await page.textContent(row)));
+
+  // Seeded only now, so that the traffic checks above see the test's own requests alone.
+  seedCapacityHistory();
+  // With the history seeded, the capacity view shows the recommendation of the API over a chart
+  // with its interval. Another horizon than the one read before is not in the server's cache.
+  await page.click('nav button[data-view=capacity]');
+  await page.selectOption('#capacity-horizon', '2d');
+  const capacity = (await api('/api/v1/capacity?horizon=2d')).body;
+  assert.equal(capacity.status, 'ok', JSON.stringify(capacity).slice(0, 300));
+  assert.equal(capacity.history_points, CAPACITY_HOURS);
+  await page.waitForSelector('#capacity-replicas[data-value]', { timeout: WAIT_MS });
+  assert.equal(Number(await page.getAttribute('#capacity-replicas', 'data-value')), capacity.recommendation.replicas);
+  assert.equal(Number(await page.getAttribute('#capacity-replica-rps', 'data-value')),
+    capacity.recommendation.replica_requests_per_second);
+  assert.match(await page.textContent('#capacity-source'), /config capacity\.replica_requests_per_second/);
+  assert.match(await page.textContent('#capacity-status'), new RegExp(`${capacity.model.name}`));
+  for (const part of ['capacity-history', 'capacity-forecast', 'capacity-band', 'capacity-line']) {
+    assert.equal(await page.locator(`#chart-capacity [data-testid=${part}]`).count(), 1, part);
+  }
+  await page.screenshot({ path: join(artifacts, 'dashboard-capacity.png'), fullPage: true });
 
   // How long the page's polls took in the browser, each the slowest of its six reads
   // (objective: queries under 500 ms at p95).

@@ -108,6 +108,37 @@ TEST(ServeConfig, DriftSettingsAreReadAndChecked) {
   }
 }
 
+TEST(ServeConfig, CapacitySettingsAreReadAndChecked) {
+  const auto path = WriteTemp(
+      "capacity:\n  replica_requests_per_second: 1500\n  benchmarks: b.md\n"
+      "  current_replicas: 3\n");
+  ServeConfig config;
+  ASSERT_TRUE(LoadServeConfigFile(path, config));
+  std::remove(path.c_str());
+  EXPECT_DOUBLE_EQ(config.capacity_replica_requests_per_second, 1500);
+  EXPECT_EQ(config.capacity_benchmarks_path, "b.md");
+  EXPECT_EQ(config.capacity_current_replicas, 3);
+  EXPECT_TRUE(ValidateServeConfig(config));
+  // The default reads the measured figure, as `fraudguard capacity forecast` does.
+  EXPECT_DOUBLE_EQ(ServeConfig{}.capacity_replica_requests_per_second, 0);
+  EXPECT_EQ(ServeConfig{}.capacity_benchmarks_path, "docs/benchmarks.md");
+
+  for (const double rps : {-1.0, 2e9, std::nan("")}) {
+    ServeConfig bad;
+    bad.capacity_replica_requests_per_second = rps;
+    const auto status = ValidateServeConfig(bad);
+    ASSERT_FALSE(status) << rps;
+    EXPECT_NE(status.error().find("capacity.replica_requests_per_second"), std::string::npos);
+  }
+  for (const int64_t replicas : {0, 10001}) {
+    ServeConfig bad;
+    bad.capacity_current_replicas = replicas;
+    const auto status = ValidateServeConfig(bad);
+    ASSERT_FALSE(status) << replicas;
+    EXPECT_NE(status.error().find("capacity.current_replicas"), std::string::npos);
+  }
+}
+
 TEST(ServeConfig, PublicBindWithoutKeysIsRefused) {
   ServeConfig config;
   config.bind_address = "0.0.0.0";

@@ -11,7 +11,10 @@ const std::vector<std::string> kRoutes = {"/api/v1/fraud/analyze",
                                           "/api/v1/features/{entity}/{id}",
                                           "/api/v1/health",
                                           "/api/v1/slo",
-                                          "/api/v1/slo/{name}"};
+                                          "/api/v1/slo/{name}",
+                                          "/api/v1/capacity",
+                                          "/api/v1/history",
+                                          "/dashboard"};
 
 // The error of parsing `yaml`, which must fail.
 std::string ErrorOf(const std::string& yaml) {

@@ -174,6 +174,37 @@ TEST_F(PrometheusRulesTest, RecordingRulesComputeRatiosAndBudget) {
       "rules.yml");
 }
 
+// The dashboard's availability counts its own page and files (/dashboard) and the capacity
+// route it polls, beside the read API; the scoring routes are not its events.
+TEST_F(PrometheusRulesTest, DashboardAvailabilityCountsThePageAndTheCapacityRoute) {
+  auto dashboard_only = DefaultSloConfig();
+  std::erase_if(dashboard_only.slos,
+                [](const SloDefinition& slo) { return slo.name != "dashboard_availability"; });
+  ASSERT_EQ(dashboard_only.slos.size(), 1u);
+  Write("dashboard.yml", GeneratePrometheusRules(dashboard_only));
+  const auto series = [](const char* route, const char* status, const char* values) {
+    return std::string("      - series: 'http_requests_total{job=\"fraud-api\",route=\"") + route +
+           "\",status=\"" + status + "\"}'\n        values: '" + values + "'\n";
+  };
+  // Per minute: 6 page loads (1 failing), 4 capacity reads (1 failing), and failing scoring
+  // requests that must not count: 2 bad of 10.
+  ExpectTestsPass(
+      "  - name: dashboard routes\n"
+      "    interval: 1m\n"
+      "    input_series:\n" +
+          series("/dashboard", "200", "0+5x30") + series("/dashboard", "500", "0+1x30") +
+          series("/api/v1/capacity", "200", "0+3x30") +
+          series("/api/v1/capacity", "503", "0+1x30") +
+          series("/api/v1/fraud/analyze", "500", "0+50x30") +
+          "    promql_expr_test:\n"
+          "      - expr: round(slo:sli_error:ratio_rate5m, 0.0001)\n"
+          "        eval_time: 20m\n"
+          "        exp_samples:\n"
+          "          - labels: '{slo=\"dashboard_availability\"}'\n"
+          "            value: 0.2\n",
+      "dashboard.yml");
+}
+
 // 14.4 x 0.0001 = 0.144 %. 14.5 failures per 10000 good requests is just above, 14.3 below.
 TEST_F(PrometheusRulesTest, FastPageFiresAboveItsThresholdOnly) {
   ExpectTestsPass(
