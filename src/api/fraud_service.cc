@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "api/alertmanager_codec.h"
-#include "api/history_codec.h"
 #include "api/capacity_codec.h"
+#include "api/history_codec.h"
 #include "api/incident_codec.h"
 #include "core/json_writer.h"
 #include "core/log.h"

@@ -56,7 +56,7 @@ enum class Route : uint8_t {
   kAlerts,
   kAlertmanager,
   kNotifications,
-  kHistory,    // the dashboard's traffic series over an hour, a day or a week
+  kHistory,  // the dashboard's traffic series over an hour, a day or a week
   kCapacity,
   kDashboard,  // the operations page and its files, /dashboard[/...]
   kUnknown,
