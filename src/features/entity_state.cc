@@ -63,22 +63,25 @@ void MerchantLabelDays::AdvanceTo(int64_t bucket) {
     return;
   }
   if (bucket - newest_bucket >= kBuckets) {
-    transactions.fill(0);
-    frauds.fill(0);
+    buckets.fill(Bucket{});
   } else {
     for (int64_t skipped = newest_bucket + 1; skipped <= bucket; ++skipped) {
-      transactions[Slot(skipped)] = 0;
-      frauds[Slot(skipped)] = 0;
+      buckets[Slot(skipped)] = Bucket{};
     }
   }
   newest_bucket = bucket;
+  cached_end_bucket_ = kNotCached;  // the ring dropped old quarters, maybe in the windows
 }
 
 void MerchantLabelDays::AddTransaction(int64_t timestamp_ms) {
   const int64_t bucket = BucketOf(timestamp_ms);
   AdvanceTo(bucket);
   if (bucket > newest_bucket - kBuckets) {
-    ++transactions[Slot(bucket)];
+    ++buckets[Slot(bucket)].transactions;
+    if (bucket < cached_end_bucket_) {
+      cached_end_bucket_ =
+          kNotCached;  // inside the windows: not expected, recorded times only grow
+    }
   }
 }
 
@@ -86,21 +89,36 @@ void MerchantLabelDays::AddFraud(int64_t timestamp_ms) {
   const int64_t bucket = BucketOf(timestamp_ms);
   AdvanceTo(bucket);
   if (bucket > newest_bucket - kBuckets) {
-    ++frauds[Slot(bucket)];
+    ++buckets[Slot(bucket)].frauds;
+    cached_end_bucket_ = kNotCached;
   }
 }
 
-MerchantLabelDays::Totals MerchantLabelDays::SumBefore(int64_t end_ms, int64_t window_days) const {
-  // The quarter holding end_ms is partly younger than end_ms: the window stops before it.
-  const int64_t last = std::min(BucketOf(end_ms) - 1, newest_bucket);
-  const int64_t first =
-      std::max(BucketOf(end_ms) - window_days * kBucketsPerDay, newest_bucket - kBuckets + 1);
-  Totals totals;
-  for (int64_t bucket = first; bucket <= last; ++bucket) {
-    totals.transactions += transactions[Slot(bucket)];
-    totals.frauds += frauds[Slot(bucket)];
+const MerchantLabelDays::Windows& MerchantLabelDays::WindowsBefore(int64_t end_ms) {
+  // The quarter holding end_ms is partly younger than end_ms: the windows stop before it.
+  const int64_t end_bucket = BucketOf(end_ms);
+  if (end_bucket == cached_end_bucket_) {
+    return cached_;
   }
-  return totals;
+  // Walk back from the last quarter before it, adding the quarters the ring still holds, and
+  // read each window's total when the walk has covered it.
+  const int64_t oldest = newest_bucket - kBuckets + 1;
+  int64_t bucket = end_bucket - 1;
+  size_t slot = Slot(std::clamp(bucket, oldest, newest_bucket));
+  Totals running;
+  size_t next = 0;
+  for (int64_t walked = 1; next < kLabelWindowCount; ++walked, --bucket) {
+    if (bucket >= oldest && bucket <= newest_bucket) {
+      running.transactions += buckets[slot].transactions;
+      running.frauds += buckets[slot].frauds;
+      slot = slot == 0 ? kBuckets - 1 : slot - 1;
+    }
+    while (next < kLabelWindowCount && walked >= kLabelWindowDays[next] * kBucketsPerDay) {
+      cached_[next++] = running;
+    }
+  }
+  cached_end_bucket_ = end_bucket;
+  return cached_;
 }
 
 uint64_t EntityKey(EntityType type, std::string_view id) {
@@ -171,8 +189,8 @@ void SerializeRecord(const EntityRecord& record, int64_t touched_ms, std::string
   if (has_label_days) {
     Put(out, record.label_days->newest_bucket);
     for (int i = 0; i < MerchantLabelDays::kBuckets; ++i) {
-      Put(out, record.label_days->transactions[i]);
-      Put(out, record.label_days->frauds[i]);
+      Put(out, record.label_days->buckets[i].transactions);
+      Put(out, record.label_days->buckets[i].frauds);
     }
   }
 }
@@ -230,8 +248,8 @@ bool DeserializeRecord(const std::string& data,
       return false;
     }
     for (int i = 0; i < MerchantLabelDays::kBuckets; ++i) {
-      if (!Get(data, offset, record.label_days->transactions[i]) ||
-          !Get(data, offset, record.label_days->frauds[i])) {
+      if (!Get(data, offset, record.label_days->buckets[i].transactions) ||
+          !Get(data, offset, record.label_days->buckets[i].frauds)) {
         return false;
       }
     }

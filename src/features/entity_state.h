@@ -103,28 +103,35 @@ struct CardExtras {
 // how many transactions the merchant had and how many of them were later confirmed as fraud,
 // for the newest kBuckets quarters (a ring indexed by quarter number). Quarters rather than days
 // let a window end within 6 hours of "the label delay ago" without reading a transaction
-// younger than the delay. 8 bytes a quarter, about 1.2 KiB a merchant.
+// younger than the delay. About 1.3 KiB a merchant.
 struct MerchantLabelDays {
   static constexpr int64_t kBucketMs = 6LL * 3600 * 1000;
   static constexpr int kBucketsPerDay = 4;
   // The longest window reaches 30 days back from the label delay ago, plus the quarters since.
   static constexpr int kBuckets = static_cast<int>((kLabelDelayDays + 30 + 1) * kBucketsPerDay);
 
+  struct Bucket {
+    uint32_t transactions = 0;
+    uint32_t frauds = 0;
+  };
+  struct Totals {
+    uint64_t transactions = 0;
+    uint64_t frauds = 0;
+  };
+  using Windows = std::array<Totals, kLabelWindowCount>;
+
   int64_t newest_bucket = 0;  // Quarter number (6-hour steps since 1970-01-01 UTC).
-  std::array<uint32_t, kBuckets> transactions{};
-  std::array<uint32_t, kBuckets> frauds{};
+  std::array<Bucket, kBuckets> buckets{};
 
   void AddTransaction(int64_t timestamp_ms);
   // Counts one confirmed fraud in the quarter of `timestamp_ms`; ignored when that quarter is
   // older than the ring holds.
   void AddFraud(int64_t timestamp_ms);
-  struct Totals {
-    uint64_t transactions = 0;
-    uint64_t frauds = 0;
-  };
-  // Sums over the `window_days` days of whole quarters that end at the last quarter wholly
-  // older than `end_ms`.
-  Totals SumBefore(int64_t end_ms, int64_t window_days) const;
+  // The totals over each of kLabelWindowDays of whole quarters that end at the last quarter
+  // wholly older than `end_ms`. Transactions only ever land in quarters far newer than these
+  // windows, so the result is kept until the windows move (every 6 hours) or a fraud or a jump
+  // of the ring changes them: most calls read it without walking the ring.
+  const Windows& WindowsBefore(int64_t end_ms);
 
   static int64_t BucketOf(int64_t timestamp_ms);
 
@@ -132,6 +139,10 @@ private:
   // Moves the ring forward so that `bucket` is the newest, clearing the quarters it skips.
   void AdvanceTo(int64_t bucket);
   static size_t Slot(int64_t bucket);
+
+  static constexpr int64_t kNotCached = INT64_MIN;
+  int64_t cached_end_bucket_ = kNotCached;  // BucketOf(end_ms) that `cached_` is for.
+  Windows cached_{};
 };
 
 // One entity in the store (owned by its shard's EntityTable).

@@ -109,13 +109,12 @@ void FillMissing(EntityType type, FeatureVector& out) {
 
 // The merchant's label-driven features for a transaction at `at_ms`: windows that end the label
 // delay before it.
-void FillMerchantLabelFeatures(const MerchantLabelDays* days, int64_t at_ms, FeatureVector& out) {
-  const int64_t end_ms = at_ms - kLabelDelayDays * kDayMs;
+void FillMerchantLabelFeatures(MerchantLabelDays* days, int64_t at_ms, FeatureVector& out) {
+  static const MerchantLabelDays::Windows kEmpty{};
+  const MerchantLabelDays::Windows& windows =
+      days != nullptr ? days->WindowsBefore(at_ms - kLabelDelayDays * kDayMs) : kEmpty;
   for (size_t w = 0; w < kLabelWindowCount; ++w) {
-    MerchantLabelDays::Totals totals;
-    if (days != nullptr) {
-      totals = days->SumBefore(end_ms, kLabelWindowDays[w]);
-    }
+    const MerchantLabelDays::Totals& totals = windows[w];
     out[MerchantDelayedCountFeature(w)] = static_cast<float>(totals.transactions);
     out[MerchantDelayedFraudRiskFeature(w)] =
         totals.transactions == 0 ? kMissing
@@ -963,7 +962,8 @@ bool FeatureStore::DescribeEntity(EntityType type,
   if (record.label_days) {
     // What the label-driven features read for a transaction at the newest time.
     FeatureVector features{};
-    FillMerchantLabelFeatures(record.label_days.get(), newest_ms, features);
+    MerchantLabelDays days = *record.label_days;  // a copy: reading may refresh its cached windows
+    FillMerchantLabelFeatures(&days, newest_ms, features);
     json.Field("label_delay_days", kLabelDelayDays).Key("delayed_windows").BeginObject();
     for (size_t w = 0; w < kLabelWindowCount; ++w) {
       const float risk = features[MerchantDelayedFraudRiskFeature(w)];

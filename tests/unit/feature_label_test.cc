@@ -147,6 +147,23 @@ TEST(MerchantLabelFeaturesTest, WindowsAddUpDaysAndMissingMerchantsAreNaN) {
   }
 }
 
+TEST(MerchantLabelFeaturesTest, ALabelInsideTheWindowsChangesTheNextTransactionsFeatures) {
+  ManualClock clock(kDay0);
+  auto store = Open(clock);
+  FeatureVector out;
+  for (int i = 0; i < 2; ++i) {
+    store->UpdateAndRead(AtMerchant("m", 2, kMorning + i), out, 0);
+  }
+  // Day 10: the 7-day window holds day 2's two transactions, none of them known fraud yet.
+  store->UpdateAndRead(AtMerchant("m", 10, kMorning), out, 0);
+  EXPECT_EQ(Count(out, 1), 2.0f);
+  EXPECT_FLOAT_EQ(Risk(out, 1), 0.0f);
+  // A chargeback for one of them arrives; the very next transaction, in the same quarter, sees it.
+  store->RecordFraudLabel("m", kDay0 + 2 * kDayMs + kMorning, 0);
+  store->UpdateAndRead(AtMerchant("m", 10, kMorning + 60'000), out, 0);
+  EXPECT_FLOAT_EQ(Risk(out, 1), 0.5f);
+}
+
 TEST(MerchantLabelFeaturesTest, LabelsOutsideTheRingAndWithoutMerchantAreIgnored) {
   ManualClock clock(kDay0);
   auto store = Open(clock);
