@@ -440,6 +440,49 @@ function showKeyForm(message) {
   text($('key-message'), message || '');
 }
 
+// ---- at a glance ----------------------------------------------------------------------------
+// The strip under the header answers the on-call engineer's first three questions: is the
+// service healthy, what is burning, and what to do first (the playbook's first immediate
+// action for the most severe open incident). Red: an SLO critical or exhausted, an alert
+// firing or an incident open; amber: an SLO in warning or an alert pending; green otherwise.
+async function renderVerdict(slo, alerts, incidents) {
+  let level = 'ok';
+  const raise = (to) => { if (to === 'crit' || (to === 'warn' && level === 'ok')) level = to; };
+  const problems = [];
+  const open = incidents.incidents.filter((i) => i.state !== 'RESOLVED')
+    .sort((a, b) => a.severity.localeCompare(b.severity) || a.opened_ms - b.opened_ms);
+  for (const i of open) {
+    raise('crit');
+    problems.push(`Incident #${i.id} ${i.severity} ${i.state}: ${i.title}`);
+  }
+  for (const s of slo.slos) {
+    if (s.status === 'HEALTHY') continue;
+    raise(s.status === 'WARNING' ? 'warn' : 'crit');
+    problems.push(`SLO ${s.name} ${s.status}: ${s.utilisation_percent.toFixed(0)} % of the budget used` +
+      (s.time_to_exhaustion_seconds > 0 ? `, exhausted in ${formatDuration(s.time_to_exhaustion_seconds)}` : ''));
+  }
+  for (const a of alerts.alerts) {
+    if (a.state !== 'firing' && a.state !== 'pending') continue;
+    raise(a.state === 'firing' ? 'crit' : 'warn');
+    problems.push(`Alert ${a.name}${a.labels && a.labels.slo ? ` (${a.labels.slo})` : ''} ${a.state}`);
+  }
+  if (!slo.deployments_allowed) problems.push('Deployments are halted by the error budget policy');
+  let action = '';
+  if (open.length > 0) {
+    const detail = await api(`/api/v1/incidents/${open[0].id}`);
+    const steps = detail.playbook ? detail.playbook.immediate_actions || [] : [];
+    action = steps.length > 0 ? `First step (${detail.playbook.title}): ${steps[0]}`
+      : `Open incident #${open[0].id} in the Incidents tab: it has no playbook.`;
+  }
+  const verdict = $('verdict');
+  verdict.dataset.level = level;
+  text($('verdict-headline'), level === 'ok' ? 'Healthy: every SLO within budget, no alert firing, no open incident.'
+    : level === 'warn' ? 'Attention: something is moving towards its limit.' : 'Action needed.');
+  fillRows($('verdict-problems'), problems.map((p) => element('li', {}, p)));
+  $('verdict-action').hidden = action === '';
+  text($('verdict-action'), action);
+}
+
 async function poll() {
   const pollStarted = Date.now();
   const results = await Promise.allSettled([
@@ -463,6 +506,9 @@ async function poll() {
   if (slo.status === 'fulfilled') renderSlo(slo.value);
   if (alerts.status === 'fulfilled') renderAlerts(alerts.value);
   if (incidents.status === 'fulfilled') renderIncidents(incidents.value);
+  if (slo.status === 'fulfilled' && alerts.status === 'fulfilled' && incidents.status === 'fulfilled') {
+    await renderVerdict(slo.value, alerts.value, incidents.value).catch(showError);
+  }
   // How long the slowest of the poll's reads took (the dashboard objective: under 500 ms p95).
   state.lastPollMs = Date.now() - pollStarted;
   state.pollMs.push(state.lastPollMs);

@@ -258,6 +258,15 @@ async function main() {
   assert.equal(await page.textContent('#deploys'), slo.deployments_allowed ? 'allowed' : 'HALTED');
   await page.screenshot({ path: join(artifacts, 'dashboard-slo.png'), fullPage: true });
 
+  // The strip under the header gives the verdict the API implies, before any incident: red for
+  // a critical or exhausted SLO or a firing alert, amber for a warning or a pending alert.
+  const alertsNow = (await api('/api/v1/alerts')).body.alerts;
+  const expectedLevel = slo.slos.some((s) => s.status === 'CRITICAL' || s.status === 'EXHAUSTED') ||
+      alertsNow.some((a) => a.state === 'firing') ? 'crit'
+    : slo.slos.some((s) => s.status === 'WARNING') || alertsNow.some((a) => a.state === 'pending') ? 'warn' : 'ok';
+  await waitFor(`the verdict ${expectedLevel}`, async () =>
+    (await page.getAttribute('#verdict', 'data-level')) === expectedLevel);
+
   // A new incident appears without a reload, and the page acknowledges it.
   await page.click('nav button[data-view=incidents]');
   const created = await api('/api/v1/incidents', { method: 'POST',
@@ -268,6 +277,14 @@ async function main() {
   const row = `#incidents tr[data-incident-id="${id}"]`;
   await page.waitForSelector(row, { timeout: WAIT_MS });
   const incidentAppearMs = Date.now() - appearStart;
+  // The verdict turns red, names the incident and says what to do first.
+  await waitFor('the red verdict', async () => (await page.getAttribute('#verdict', 'data-level')) === 'crit');
+  const opened = (await api(`/api/v1/incidents/${id}`)).body;
+  assert.match(await page.textContent('#verdict-problems'),
+    new RegExp(`Incident #${id} SEV3 ${opened.incident.state}: Dashboard browser test`));
+  const firstStep = opened.playbook && opened.playbook.immediate_actions.length > 0
+    ? opened.playbook.immediate_actions[0] : `#${id}`;
+  assert.ok((await page.textContent('#verdict-action')).includes(firstStep), await page.textContent('#verdict-action'));
   await page.click(row);
   await page.waitForSelector(`#incident-detail[data-incident-id="${id}"]`, { timeout: WAIT_MS });
   assert.match(await page.textContent('#incident-timeline'), /opened by the test/);
@@ -285,6 +302,8 @@ async function main() {
   const resolved = (await api(`/api/v1/incidents/${id}`)).body.incident;
   assert.equal(resolved.state, 'RESOLVED');
   await waitFor('the resolved row', async () => /RESOLVED/.test(await page.textContent(row)));
+  await waitFor('the verdict without the incident', async () =>
+    !(await page.textContent('#verdict-problems')).includes(`#${id}`));
 
   // Seeded only now, so that the traffic checks above see the test's own requests alone.
   seedCapacityHistory();
