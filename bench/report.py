@@ -159,6 +159,10 @@ def dashboard_section(micro_path, http_path):
                          f"{p95 / DASHBOARD_OBJECTIVE_MS:.4f} | "
                          f"{verdict(p95 < DASHBOARD_OBJECTIVE_MS and figures['non_200'] == 0)} |")
         lines.append("")
+        if any(path.startswith("/api/v1/capacity") for path in http):
+            lines.append("`/api/v1/capacity` forecasts on its first request and then answers from "
+                         "the server's 30 s cache, as the dashboard's Capacity tab sees it: its "
+                         "max is the forecast, its p50 the cache.\n")
     return lines
 
 

@@ -116,7 +116,8 @@ if [ -s "$work/history/sli.db" ]; then
   history_url="http://127.0.0.1:$(cat "$work/history-port")"
   {
     for path in "/api/v1/history?range=1h" "/api/v1/history?range=24h" \
-      "/api/v1/history?range=7d" "/api/v1/slo" "/api/v1/incidents?state=all&limit=50"; do
+      "/api/v1/history?range=7d" "/api/v1/slo" "/api/v1/incidents?state=all&limit=50" \
+      "/api/v1/capacity?horizon=7d"; do
       for _ in $(seq 1 "${DASHBOARD_QUERIES:-40}"); do
         printf '%s %s\n' "$path" "$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$history_url$path")"
       done
