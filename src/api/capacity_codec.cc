@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "api/query_string.h"
 #include "capacity/capacity_view.h"
 #include "capacity/time_series.h"
 
@@ -31,16 +32,7 @@ bool DecodeCapacityQuery(std::string_view text,
         "the query string is longer than " + std::to_string(kMaxCapacityQueryLength) + " bytes");
   }
   bool horizon_seen = false;
-  while (!text.empty()) {
-    const size_t amp = text.find('&');
-    const std::string_view pair = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
-    if (pair.empty()) {
-      continue;  // "a=1&&b=2" and a trailing '&' are harmless
-    }
-    const size_t eq = pair.find('=');
-    const std::string_view name = pair.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+  for (const auto& [name, value] : SplitQuery(text)) {
     if (name != "horizon") {
       const std::string shown(name.substr(0, kMaxEchoedName));
       return Fail(error, shown, "unknown parameter '" + shown + "'; the only one is horizon");

@@ -11,6 +11,7 @@
 #include "api/capacity_codec.h"
 #include "api/history_codec.h"
 #include "api/incident_codec.h"
+#include "api/query_string.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "dashboard/static_files.h"
@@ -155,17 +156,10 @@ bool RouteAccepts(Route route, std::string_view method) {
 
 // The value of `key` in a query string such as "state=open&limit=10"; empty when absent.
 std::string_view QueryValue(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == key) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+  for (const QueryParameter& parameter : SplitQuery(query)) {
+    if (parameter.name == key) {
+      return parameter.value;
     }
-    if (amp == std::string_view::npos) {
-      break;
-    }
-    query.remove_prefix(amp + 1);
   }
   return {};
 }

@@ -1,5 +1,6 @@
 #include "api/history_codec.h"
 
+#include "api/query_string.h"
 #include "core/json_writer.h"
 
 namespace fraudguard {
@@ -37,17 +38,9 @@ bool DecodeHistoryQuery(std::string_view query, HistoryRequest& out, RequestErro
   }
   bool range_seen = false;
   bool routes_seen = false;
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) {
-      continue;  // "a=1&&b=2" or a trailing '&'
-    }
-    const size_t eq = pair.find('=');
-    const std::string key(pair.substr(0, eq).substr(0, 64));
-    const std::string_view value =
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+  for (const QueryParameter& parameter : SplitQuery(query)) {
+    const std::string key(parameter.name.substr(0, 64));
+    const std::string_view value = parameter.value;
     if (key == "range") {
       if (range_seen) {
         return Fail(error, key, "range appears twice");

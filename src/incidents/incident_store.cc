@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "core/log.h"
+#include "storage/sqlite_statement.h"
 
 namespace fraudguard {
 namespace {
@@ -22,25 +23,6 @@ std::string SqliteError(sqlite3* db, const std::string& what) {
 }
 
 // A prepared statement that finalizes itself.
-class Statement {
-public:
-  Statement(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr) != SQLITE_OK) {
-      error_ = SqliteError(db, std::string("preparing '") + sql + "'");
-    }
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() const { return statement_; }
-  const std::string& error() const { return error_; }
-  bool ok() const { return statement_ != nullptr; }
-
-private:
-  sqlite3_stmt* statement_ = nullptr;
-  std::string error_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<IncidentStore>> IncidentStore::Open(const std::string& path) {
@@ -61,7 +43,8 @@ Result<std::unique_ptr<IncidentStore>> IncidentStore::Open(const std::string& pa
     sqlite3_free(message);
     return Error{std::move(error)};
   }
-  Statement version(store->db_, "SELECT value FROM incident_meta WHERE key = 'schema_version'");
+  SqliteStatement version(store->db_,
+                          "SELECT value FROM incident_meta WHERE key = 'schema_version'");
   if (!version.ok() || sqlite3_step(version.get()) != SQLITE_ROW ||
       sqlite3_column_int64(version.get(), 0) != kSchemaVersion) {
     return Error{where + ": not an incident database of this version"};
@@ -77,9 +60,10 @@ Status IncidentStore::Save(const Incident& incident) {
   std::string document;
   AppendIncidentJson(incident, incident.updated_ms, document);
   std::lock_guard lock(mutex_);
-  Statement upsert(db_,
-                   "INSERT OR REPLACE INTO incidents(id, state, opened_ms, updated_ms, document) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5)");
+  SqliteStatement upsert(
+      db_,
+      "INSERT OR REPLACE INTO incidents(id, state, opened_ms, updated_ms, document) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!upsert.ok()) {
     return Error{upsert.error()};
   }
@@ -99,7 +83,7 @@ Status IncidentStore::Save(const Incident& incident) {
 
 Result<std::vector<Incident>> IncidentStore::LoadAll() const {
   std::lock_guard lock(mutex_);
-  Statement select(db_, "SELECT id, document FROM incidents ORDER BY id");
+  SqliteStatement select(db_, "SELECT id, document FROM incidents ORDER BY id");
   if (!select.ok()) {
     return Error{select.error()};
   }
@@ -123,7 +107,7 @@ Result<std::vector<Incident>> IncidentStore::LoadAll() const {
 
 Result<int64_t> IncidentStore::MaxId() const {
   std::lock_guard lock(mutex_);
-  Statement select(db_, "SELECT COALESCE(MAX(id), 0) FROM incidents");
+  SqliteStatement select(db_, "SELECT COALESCE(MAX(id), 0) FROM incidents");
   if (!select.ok() || sqlite3_step(select.get()) != SQLITE_ROW) {
     return Error{SqliteError(db_, "incident store '" + path_ + "': reading the largest id")};
   }

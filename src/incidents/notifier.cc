@@ -13,6 +13,7 @@
 #include "api/http_client.h"
 #include "core/json_writer.h"
 #include "core/log.h"
+#include "storage/sqlite_statement.h"
 
 namespace fraudguard {
 namespace {
@@ -28,29 +29,6 @@ CREATE TABLE IF NOT EXISTS outbox (
   state TEXT NOT NULL, last_error TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_ms);
 )sql";
-
-class Statement {
-public:
-  Statement(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr) != SQLITE_OK) {
-      error_ = std::string("preparing '") + sql + "': " + sqlite3_errmsg(db);
-    }
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() const { return statement_; }
-  const std::string& error() const { return error_; }
-  bool ok() const { return statement_ != nullptr; }
-  void Text(int index, const std::string& text) const {
-    sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
-                      SQLITE_TRANSIENT);
-  }
-
-private:
-  sqlite3_stmt* statement_ = nullptr;
-  std::string error_;
-};
 
 std::string Column(sqlite3_stmt* statement, int index) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, index));
@@ -304,18 +282,20 @@ Status Notifier::Enqueue(const std::string& event, const Incident& incident) {
   {
     std::lock_guard lock(db_mutex_);
     for (const NotifyTarget& target : config_.targets) {
-      Statement insert(db_,
-                       "INSERT INTO outbox(target, url, event, incident_id, body, created_ms, "
-                       "attempts, next_attempt_ms, state, last_error) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?6, 'pending', '')");
+      SqliteStatement insert(
+          db_,
+          "INSERT INTO outbox(target, url, event, incident_id, body, created_ms, "
+          "attempts, next_attempt_ms, state, last_error) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?6, 'pending', '')");
       if (!insert.ok()) {
         return Error{insert.error()};
       }
-      insert.Text(1, target.name);
-      insert.Text(2, target.url);
-      insert.Text(3, event);
+      insert.BindText(1, target.name);
+      insert.BindText(2, target.url);
+      insert.BindText(3, event);
       sqlite3_bind_int64(insert.get(), 4, incident.id);
-      insert.Text(5, NotificationBody(target.kind, target.routing_key, event, incident, now_ms));
+      insert.BindText(5,
+                      NotificationBody(target.kind, target.routing_key, event, incident, now_ms));
       sqlite3_bind_int64(insert.get(), 6, now_ms);
       if (sqlite3_step(insert.get()) != SQLITE_DONE) {
         return Error{std::string("writing the notification outbox: ") + sqlite3_errmsg(db_)};
@@ -342,9 +322,9 @@ int Notifier::DeliverDue() {
   std::vector<Due> due;
   {
     std::lock_guard lock(db_mutex_);
-    Statement select(db_,
-                     "SELECT id, url, body, attempts FROM outbox WHERE state = 'pending' AND "
-                     "next_attempt_ms <= ?1 ORDER BY id LIMIT ?2");
+    SqliteStatement select(db_,
+                           "SELECT id, url, body, attempts FROM outbox WHERE state = 'pending' AND "
+                           "next_attempt_ms <= ?1 ORDER BY id LIMIT ?2");
     if (!select.ok()) {
       return 0;
     }
@@ -391,17 +371,17 @@ int Notifier::DeliverDue() {
           .Field("error", error);
     }
     std::lock_guard lock(db_mutex_);
-    Statement update(db_,
-                     "UPDATE outbox SET attempts = ?2, next_attempt_ms = ?3, state = ?4, "
-                     "last_error = ?5 WHERE id = ?1");
+    SqliteStatement update(db_,
+                           "UPDATE outbox SET attempts = ?2, next_attempt_ms = ?3, state = ?4, "
+                           "last_error = ?5 WHERE id = ?1");
     if (!update.ok()) {
       continue;
     }
     sqlite3_bind_int64(update.get(), 1, entry.id);
     sqlite3_bind_int64(update.get(), 2, attempts);
     sqlite3_bind_int64(update.get(), 3, ok ? now_ms : now_ms + BackoffMs(attempts));
-    update.Text(4, ok ? "delivered" : give_up ? "undeliverable" : "pending");
-    update.Text(5, error.substr(0, 512));
+    update.BindText(4, ok ? "delivered" : give_up ? "undeliverable" : "pending");
+    update.BindText(5, error.substr(0, 512));
     (void)sqlite3_step(update.get());
   }
   return delivered;
@@ -437,13 +417,14 @@ void Notifier::Stop() {
 
 Result<std::vector<OutboxEntry>> Notifier::List(const std::string& state, size_t limit) const {
   std::lock_guard lock(db_mutex_);
-  Statement select(db_,
-                   "SELECT id, target, event, incident_id, created_ms, attempts, next_attempt_ms, "
-                   "state, last_error FROM outbox WHERE state = ?1 ORDER BY id DESC LIMIT ?2");
+  SqliteStatement select(
+      db_,
+      "SELECT id, target, event, incident_id, created_ms, attempts, next_attempt_ms, "
+      "state, last_error FROM outbox WHERE state = ?1 ORDER BY id DESC LIMIT ?2");
   if (!select.ok()) {
     return Error{select.error()};
   }
-  select.Text(1, state);
+  select.BindText(1, state);
   sqlite3_bind_int64(select.get(), 2, static_cast<int64_t>(limit));
   std::vector<OutboxEntry> entries;
   while (sqlite3_step(select.get()) == SQLITE_ROW) {
@@ -464,11 +445,11 @@ Result<std::vector<OutboxEntry>> Notifier::List(const std::string& state, size_t
 
 Result<int64_t> Notifier::Count(const std::string& state) const {
   std::lock_guard lock(db_mutex_);
-  Statement select(db_, "SELECT COUNT(*) FROM outbox WHERE state = ?1");
+  SqliteStatement select(db_, "SELECT COUNT(*) FROM outbox WHERE state = ?1");
   if (!select.ok()) {
     return Error{select.error()};
   }
-  select.Text(1, state);
+  select.BindText(1, state);
   if (sqlite3_step(select.get()) != SQLITE_ROW) {
     return Error{std::string("reading the outbox: ") + sqlite3_errmsg(db_)};
   }

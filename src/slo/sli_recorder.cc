@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "storage/sqlite_statement.h"
 #include "telemetry/metrics.h"
 
 namespace fraudguard {
@@ -41,26 +42,6 @@ Status Exec(sqlite3* db, const std::string& sql, const std::string& what) {
 }
 
 // A prepared statement that finalizes itself.
-class Statement {
-public:
-  Statement(sqlite3* db, const std::string& sql) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &statement_, nullptr) !=
-        SQLITE_OK) {
-      error_ = SqliteError(db, "preparing '" + sql.substr(0, 40) + "'");
-    }
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() const { return statement_; }
-  const std::string& error() const { return error_; }
-  bool ok() const { return statement_ != nullptr; }
-
-private:
-  sqlite3_stmt* statement_ = nullptr;
-  std::string error_;
-};
-
 // Trailing empty buckets are left out (most requests are fast, so the slow buckets are mostly
 // empty); DecodeBuckets fills them back in as zeros.
 std::string EncodeBuckets(const std::vector<uint64_t>& buckets) {
@@ -164,7 +145,7 @@ Status SliRecorder::OpenDatabase() {
   }
   sqlite3_busy_timeout(db_, 5000);
   if (options_.read_only) {
-    Statement check(db_, "SELECT value FROM sli_meta WHERE key = 'latency_buckets'");
+    SqliteStatement check(db_, "SELECT value FROM sli_meta WHERE key = 'latency_buckets'");
     if (!check.ok() || sqlite3_step(check.get()) != SQLITE_ROW ||
         sqlite3_column_int64(check.get(), 0) != static_cast<int64_t>(bounds_.size() + 1)) {
       return Error{where + ": not an SLI database of this version"};
@@ -184,7 +165,7 @@ Status SliRecorder::OpenDatabase() {
       {"schema_version", kSchemaVersion},
       {"latency_buckets", static_cast<int64_t>(bounds_.size() + 1)}};
   for (const auto& [key, value] : expected) {
-    Statement select(db_, "SELECT value FROM sli_meta WHERE key = ?1");
+    SqliteStatement select(db_, "SELECT value FROM sli_meta WHERE key = ?1");
     if (!select.ok()) {
       return Error{select.error()};
     }
@@ -265,10 +246,11 @@ Status SliRecorder::WritePending() {
   if (auto status = Exec(db_, "BEGIN IMMEDIATE", where + ": begin"); !status) {
     return status;
   }
-  Statement select(db_, "SELECT total, bad, buckets FROM sli_minutes WHERE minute=?1 AND route=?2");
-  Statement upsert(db_,
-                   "INSERT OR REPLACE INTO sli_minutes(minute, route, total, bad, buckets) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5)");
+  SqliteStatement select(
+      db_, "SELECT total, bad, buckets FROM sli_minutes WHERE minute=?1 AND route=?2");
+  SqliteStatement upsert(db_,
+                         "INSERT OR REPLACE INTO sli_minutes(minute, route, total, bad, buckets) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!select.ok() || !upsert.ok()) {
     (void)Exec(db_, "ROLLBACK", where);
     return Error{select.ok() ? upsert.error() : select.error()};
@@ -332,10 +314,11 @@ Status SliRecorder::RollUp() {
   if (auto status = Exec(db_, "BEGIN IMMEDIATE", where + ": begin roll-up"); !status) {
     return status;
   }
-  Statement select(db_, "SELECT total, bad, buckets FROM sli_hours WHERE minute=?1 AND route=?2");
-  Statement upsert(db_,
-                   "INSERT OR REPLACE INTO sli_hours(minute, route, total, bad, buckets) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5)");
+  SqliteStatement select(db_,
+                         "SELECT total, bad, buckets FROM sli_hours WHERE minute=?1 AND route=?2");
+  SqliteStatement upsert(db_,
+                         "INSERT OR REPLACE INTO sli_hours(minute, route, total, bad, buckets) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!select.ok() || !upsert.ok()) {
     (void)Exec(db_, "ROLLBACK", where);
     return Error{select.ok() ? upsert.error() : select.error()};
@@ -504,7 +487,7 @@ Result<std::vector<SliRow>> ReadRows(sqlite3* db,
     }
     sql += ")";
   }
-  Statement select(db, sql + " ORDER BY minute");
+  SqliteStatement select(db, sql + " ORDER BY minute");
   if (!select.ok()) {
     return Error{select.error()};
   }

@@ -12,21 +12,11 @@
 namespace fraudguard::testing {
 namespace {
 
-std::string NewKey(const std::string& file, const std::string& name, const std::string& roles) {
-  std::string output;
-  EXPECT_EQ(
-      RunFraudguard({"keys", "add", "--file", file, "--name", name, "--roles", roles}, &output), 0);
-  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) {
-    output.pop_back();
-  }
-  return output;
-}
-
 TEST(Access, KeysAndRolesAreEnforced) {
   TempDir dir;
   const std::string keys = dir.path() + "/keys.yaml";
-  const std::string scorer = NewKey(keys, "checkout", "score");
-  const std::string admin = NewKey(keys, "ops", "admin");
+  const std::string scorer = AddApiKey(keys, "checkout", "score");
+  const std::string admin = AddApiKey(keys, "ops", "admin");
   ASSERT_FALSE(scorer.empty());
   std::ifstream file(keys);
   const std::string stored((std::istreambuf_iterator<char>(file)),

@@ -24,16 +24,6 @@ namespace {
 constexpr int64_t kHourMs = 3'600'000;
 constexpr int kSeededHours = 48;
 
-std::string NewKey(const std::string& file, const std::string& name, const std::string& roles) {
-  std::string output;
-  EXPECT_EQ(
-      RunFraudguard({"keys", "add", "--file", file, "--name", name, "--roles", roles}, &output), 0);
-  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) {
-    output.pop_back();
-  }
-  return output;
-}
-
 // Two days of scoring requests, one batch per hour, the last in the hour before this one: a
 // daily wave of 60 to 140 requests an hour. The recorder's clock is set by hand to each hour.
 void SeedSliStore(const std::string& data_dir) {
@@ -70,8 +60,8 @@ TEST(CapacityApi, ForecastsTheServersOwnHistoryLikeTheCapacityCommand) {
   const std::string data = dir.path() + "/data";
   SeedSliStore(data);
   const std::string keys = dir.path() + "/keys.yaml";
-  const std::string reader = NewKey(keys, "viewer", "read");
-  const std::string scorer = NewKey(keys, "checkout", "score");
+  const std::string reader = AddApiKey(keys, "viewer", "read");
+  const std::string scorer = AddApiKey(keys, "checkout", "score");
   const std::string config = dir.path() + "/serve.yaml";
   // A small per-replica figure, so that this little traffic needs several replicas.
   std::ofstream(config) << "capacity:\n  replica_requests_per_second: 0.01\n";

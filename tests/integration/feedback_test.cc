@@ -272,14 +272,7 @@ TEST(FeedbackAccess, NeedsTheAdminRole) {
   TempDir dir;
   const std::string keys = dir.path() + "/keys.yaml";
   const auto new_key = [&](const std::string& name, const std::string& roles) {
-    std::string output;
-    EXPECT_EQ(
-        RunFraudguard({"keys", "add", "--file", keys, "--name", name, "--roles", roles}, &output),
-        0);
-    while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) {
-      output.pop_back();
-    }
-    return output;
+    return AddApiKey(keys, name, roles);
   };
   const std::string scorer = new_key("checkout", "score");
   const std::string reader = new_key("dashboard", "read");

@@ -27,16 +27,6 @@
 namespace fraudguard::testing {
 namespace {
 
-std::string NewKey(const std::string& file, const std::string& name, const std::string& roles) {
-  std::string output;
-  EXPECT_EQ(
-      RunFraudguard({"keys", "add", "--file", file, "--name", name, "--roles", roles}, &output), 0);
-  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) {
-    output.pop_back();
-  }
-  return output;
-}
-
 // Runs a program to completion with its output in `output`; returns the exit status.
 int RunProgram(const std::vector<std::string>& args, std::string* output) {
   int pipe_fds[2];
@@ -119,8 +109,8 @@ class AlertmanagerTest : public ::testing::Test {
 protected:
   void SetUp() override {
     keys_ = dir_.path() + "/keys.yaml";
-    admin_ = NewKey(keys_, "alertmanager", "admin,read");
-    reader_ = NewKey(keys_, "viewer", "read");
+    admin_ = AddApiKey(keys_, "alertmanager", "admin,read");
+    reader_ = AddApiKey(keys_, "viewer", "read");
     server_ = std::make_unique<ServerProcess>(dir_.path() + "/data",
                                               std::vector<std::string>{"--keys", keys_});
     ASSERT_TRUE(server_->Start()) << server_->Logs();

@@ -23,16 +23,6 @@
 namespace fraudguard::testing {
 namespace {
 
-std::string NewKey(const std::string& file, const std::string& name, const std::string& roles) {
-  std::string output;
-  EXPECT_EQ(
-      RunFraudguard({"keys", "add", "--file", file, "--name", name, "--roles", roles}, &output), 0);
-  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) {
-    output.pop_back();
-  }
-  return output;
-}
-
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
 }
@@ -72,8 +62,8 @@ class IncidentsApiTest : public ::testing::Test {
 protected:
   void SetUp() override {
     keys_ = dir_.path() + "/keys.yaml";
-    reader_ = NewKey(keys_, "viewer", "read");
-    admin_ = NewKey(keys_, "ops", "admin,read,score");
+    reader_ = AddApiKey(keys_, "viewer", "read");
+    admin_ = AddApiKey(keys_, "ops", "admin,read,score");
     WriteFile(dir_.path() + "/alerts.yaml", kRules);
     WriteFile(dir_.path() + "/playbooks.yaml", kPlaybooks);
     StartServer();

@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 namespace fraudguard::testing {
 namespace {
 
@@ -180,6 +182,19 @@ int RunFraudguard(const std::vector<std::string>& args, std::string* output) {
     *output = text;
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string AddApiKey(const std::string& keys_file,
+                      const std::string& name,
+                      const std::string& roles) {
+  std::string output;
+  EXPECT_EQ(RunFraudguard({"keys", "add", "--file", keys_file, "--name", name, "--roles", roles},
+                          &output),
+            0);
+  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) {
+    output.pop_back();
+  }
+  return output;
 }
 
 uint16_t FreeLoopbackPort() {

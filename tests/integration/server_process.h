@@ -61,6 +61,11 @@ private:
 std::string RepoPath(const std::string& relative);
 // Runs the fraudguard binary with `args` to completion; returns the exit status and stdout.
 int RunFraudguard(const std::vector<std::string>& args, std::string* output = nullptr);
+// `fraudguard keys add` into `keys_file`: a new key with `name` and `roles` (comma-separated);
+// returns the key as printed once (a failed run is a test failure and gives "").
+std::string AddApiKey(const std::string& keys_file,
+                      const std::string& name,
+                      const std::string& roles);
 
 // A free TCP port on 127.0.0.1 (the kernel's choice; free when this returns).
 uint16_t FreeLoopbackPort();

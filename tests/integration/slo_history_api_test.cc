@@ -16,16 +16,6 @@
 namespace fraudguard::testing {
 namespace {
 
-std::string NewKey(const std::string& file, const std::string& name, const std::string& roles) {
-  std::string output;
-  EXPECT_EQ(
-      RunFraudguard({"keys", "add", "--file", file, "--name", name, "--roles", roles}, &output), 0);
-  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) {
-    output.pop_back();
-  }
-  return output;
-}
-
 struct Totals {
   int64_t points = -1;
   double requests = -1;
@@ -77,8 +67,8 @@ TEST(HistoryApi, SeriesPerRangeFromStoredAndLiveTrafficAndBadParameters) {
     ASSERT_TRUE((*recorder)->AddRows({{minute, "/api/v1/fraud/analyze", counts}}));
   }
   const std::string keys = dir.path() + "/keys.yaml";
-  const std::string reader = NewKey(keys, "oncall", "read,score");
-  const std::string scorer = NewKey(keys, "checkout", "score");
+  const std::string reader = AddApiKey(keys, "oncall", "read,score");
+  const std::string scorer = AddApiKey(keys, "checkout", "score");
   ServerProcess server(data, {"--keys", keys});
   ASSERT_TRUE(server.Start()) << server.Logs();
   auto client = server.NewClient();
