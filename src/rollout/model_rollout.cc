@@ -169,20 +169,27 @@ void ModelRollout::Record(const RolloutRoute& route,
   if (served.action != other.action) {
     disagreements_->Increment();
   }
-  const auto add = [](Accumulator& into, const Decision& decision, int64_t inference_ns) {
+  const auto add = [](Accumulator& into, const Decision& decision, int64_t inference_ns,
+                      bool timed) {
     std::lock_guard lock(into.mutex);
     ++into.decisions;
     into.flagged += decision.action != Action::kApprove ? 1 : 0;
+    if (!timed) {
+      return;
+    }
+    ++into.timed;
     if (into.inference_ms.size() < kMaxIntervalValues) {
       into.inference_ms.push_back(static_cast<double>(inference_ns) / 1e6);
     }
   };
-  // In shadow mode both models decide every transaction; in canary mode each model is judged
-  // on the decisions it served, so that the comparison is the traffic split's.
-  add(candidate_served ? candidate_interval_ : active_interval_, served, served_inference_ns);
-  if (route.shadow) {
-    add(candidate_interval_, other, other_inference_ns);
-  }
+  // Both models decide every transaction, so their flagged rates are compared on the same
+  // transactions in every phase: the canary's cards are too few, and differ too much from the
+  // rest, for a comparison of the two groups' rates to mean anything about the model. Latency
+  // is the traffic split's in canary mode: each model is timed on the transactions it served.
+  Accumulator& served_by = candidate_served ? candidate_interval_ : active_interval_;
+  Accumulator& other_by = candidate_served ? active_interval_ : candidate_interval_;
+  add(served_by, served, served_inference_ns, true);
+  add(other_by, other, other_inference_ns, route.shadow);
 }
 
 RolloutPhase ModelRollout::phase() const {
@@ -229,17 +236,20 @@ int64_t ModelRollout::PhaseDurationMs() const {
 void ModelRollout::CloseInterval() {
   const auto close = [](Accumulator& from, MetricSamples& into) {
     std::lock_guard lock(from.mutex);
-    if (from.decisions > 0) {
+    // An interval counts only when the model was timed in it: in canary mode, when its cards
+    // had traffic. Its flagged rate is then over every transaction of the interval.
+    if (from.timed > 0 && from.decisions > 0) {
       auto& values = into.values;
       values[static_cast<size_t>(CanaryMetric::kFlaggedRate)].push_back(
           static_cast<double>(from.flagged) / static_cast<double>(from.decisions));
       values[static_cast<size_t>(CanaryMetric::kLatencyP95)].push_back(
           Percentile(from.inference_ms, 0.95));
-      into.requests += from.decisions;
+      into.requests += from.timed;
       into.p95_ms =
           std::max(into.p95_ms, values[static_cast<size_t>(CanaryMetric::kLatencyP95)].back());
     }
     from.inference_ms.clear();
+    from.timed = 0;
     from.decisions = 0;
     from.flagged = 0;
   };

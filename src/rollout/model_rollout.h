@@ -80,10 +80,13 @@ public:
   static CanaryConfig ServiceJudgeConfig(const CanaryConfig& phases);
 
 private:
-  // One interval's figures of one model.
+  // One interval's figures of one model: its decisions on every transaction (both models
+  // decide each one while a candidate is held) and the inference times of the transactions it
+  // is judged on for latency (all in shadow mode, the ones it served in canary mode).
   struct Accumulator {
     std::mutex mutex;
     std::vector<double> inference_ms;  // bounded by kMaxIntervalValues
+    uint64_t timed = 0;
     uint64_t decisions = 0;
     uint64_t flagged = 0;
   };

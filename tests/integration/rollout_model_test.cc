@@ -257,6 +257,27 @@ TEST(ModelRollout, AGoodCandidateGoesThroughEveryPhaseToPromotion) {
     }
   }
   EXPECT_GT(moved, 0U);
+  // The last canary step compared the two models' flagged rates on the same transactions: the
+  // candidate has the active model's trees, so the rates are equal, whichever cards it served.
+  simdjson::dom::parser parser;
+  simdjson::dom::array judged;
+  ASSERT_EQ(parser.parse(outcome)["last_judgement"]["metrics"].get(judged), simdjson::SUCCESS)
+      << outcome;
+  bool flagged_judged = false;
+  for (simdjson::dom::element metric : judged) {
+    std::string_view name;
+    ASSERT_EQ(metric["name"].get(name), simdjson::SUCCESS);
+    if (name != "flagged_rate") {
+      continue;
+    }
+    flagged_judged = true;
+    double active_mean = -1;
+    double candidate_mean = -2;
+    ASSERT_EQ(metric["active_mean"].get(active_mean), simdjson::SUCCESS);
+    ASSERT_EQ(metric["candidate_mean"].get(candidate_mean), simdjson::SUCCESS);
+    EXPECT_DOUBLE_EQ(active_mean, candidate_mean) << outcome;
+  }
+  EXPECT_TRUE(flagged_judged) << outcome;
   // Once promoted, every card is the candidate's.
   auto client = server.NewClient();
   for (int card = 0; card < 200; ++card) {
