@@ -171,7 +171,6 @@ void ModelRollout::Record(const RolloutRoute& route,
   }
   const auto add = [](Accumulator& into, const Decision& decision, int64_t inference_ns,
                       bool timed) {
-    std::lock_guard lock(into.mutex);
     ++into.decisions;
     into.flagged += decision.action != Action::kApprove ? 1 : 0;
     if (!timed) {
@@ -188,6 +187,7 @@ void ModelRollout::Record(const RolloutRoute& route,
   // is the traffic split's in canary mode: each model is timed on the transactions it served.
   Accumulator& served_by = candidate_served ? candidate_interval_ : active_interval_;
   Accumulator& other_by = candidate_served ? active_interval_ : candidate_interval_;
+  std::lock_guard lock(intervals_mutex_);
   add(served_by, served, served_inference_ns, true);
   add(other_by, other, other_inference_ns, route.shadow);
 }
@@ -234,11 +234,8 @@ int64_t ModelRollout::PhaseDurationMs() const {
 }
 
 void ModelRollout::CloseInterval() {
-  const auto close = [](Accumulator& from, MetricSamples& into) {
-    std::lock_guard lock(from.mutex);
-    // An interval counts only when the model was timed in it: in canary mode, when its cards
-    // had traffic. Its flagged rate is then over every transaction of the interval.
-    if (from.timed > 0 && from.decisions > 0) {
+  const auto close = [](Accumulator& from, MetricSamples& into, bool counts) {
+    if (counts) {
       auto& values = into.values;
       values[static_cast<size_t>(CanaryMetric::kFlaggedRate)].push_back(
           static_cast<double>(from.flagged) / static_cast<double>(from.decisions));
@@ -253,8 +250,12 @@ void ModelRollout::CloseInterval() {
     from.decisions = 0;
     from.flagged = 0;
   };
-  close(active_interval_, active_samples_);
-  close(candidate_interval_, candidate_samples_);
+  std::lock_guard lock(intervals_mutex_);
+  // An interval counts for both models or for neither: only when each was timed in it (in canary
+  // mode, when the candidate's cards had traffic), so that the flagged rates stay paired.
+  const bool counts = active_interval_.timed > 0 && candidate_interval_.timed > 0;
+  close(active_interval_, active_samples_, counts);
+  close(candidate_interval_, candidate_samples_, counts);
 }
 
 void ModelRollout::EndPhase() {

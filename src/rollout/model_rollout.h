@@ -84,7 +84,6 @@ private:
   // decide each one while a candidate is held) and the inference times of the transactions it
   // is judged on for latency (all in shadow mode, the ones it served in canary mode).
   struct Accumulator {
-    std::mutex mutex;
     std::vector<double> inference_ms;  // bounded by kMaxIntervalValues
     uint64_t timed = 0;
     uint64_t decisions = 0;
@@ -130,6 +129,9 @@ private:
   std::vector<MetricJudgement> last_metrics_;
   std::deque<Event> history_;
 
+  // One lock for both models' intervals, so that a transaction's two decisions always land in
+  // the same interval and the flagged rates compare the same transactions.
+  std::mutex intervals_mutex_;
   Accumulator active_interval_;
   Accumulator candidate_interval_;
 
