@@ -1,3 +1,6 @@
+#include <ostream>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "capacity/time_series.h"
@@ -25,9 +28,15 @@ TEST(CsvSeries, ReadsUnixAndIsoTimestampsWithAHeader) {
 }
 
 struct BadCsvCase {
+  const char* name;  // the case's name in the test list
   const char* text;
   const char* expected_error;
 };
+
+// gtest prints a case by its name rather than by its bytes.
+void PrintTo(const BadCsvCase& bad_case, std::ostream* out) {
+  *out << bad_case.name;
+}
 
 class BadCsv : public ::testing::TestWithParam<BadCsvCase> {};
 
@@ -41,22 +50,26 @@ INSTANTIATE_TEST_SUITE_P(
     Cases,
     BadCsv,
     ::testing::Values(
-        BadCsvCase{"timestamp,value\n1,2\n3\n",
+        BadCsvCase{"MissingField", "timestamp,value\n1,2\n3\n",
                    "line 3: expected 2 fields 'timestamp,value', got 1"},
-        BadCsvCase{"1,2\n2,3,4\n", "line 2: expected 2 fields 'timestamp,value', got 3"},
-        BadCsvCase{"1,2\nyesterday,3\n",
+        BadCsvCase{"ExtraField", "1,2\n2,3,4\n",
+                   "line 2: expected 2 fields 'timestamp,value', got 3"},
+        BadCsvCase{"WordForTimestamp", "1,2\nyesterday,3\n",
                    "line 2: timestamp 'yesterday' is neither Unix seconds nor ISO 8601 UTC"},
-        BadCsvCase{"1,2\n2,abc\n", "line 2: value 'abc' is not a finite number"},
-        BadCsvCase{"1,2\n2,\n", "line 2: value '' is not a finite number"},
-        BadCsvCase{"1,2\n2,inf\n", "line 2: value 'inf' is not a finite number"},
-        BadCsvCase{"2026-01-01T00:00:00,1\n",
+        BadCsvCase{"WordForValue", "1,2\n2,abc\n", "line 2: value 'abc' is not a finite number"},
+        BadCsvCase{"EmptyValue", "1,2\n2,\n", "line 2: value '' is not a finite number"},
+        BadCsvCase{"InfiniteValue", "1,2\n2,inf\n", "line 2: value 'inf' is not a finite number"},
+        BadCsvCase{"TimestampWithoutZone", "2026-01-01T00:00:00,1\n",
                    "line 1: timestamp '2026-01-01T00:00:00' is neither Unix seconds nor ISO 8601 "
                    "UTC"},
-        BadCsvCase{"10,1\n10,2\n",
+        BadCsvCase{"RepeatedTimestamp", "10,1\n10,2\n",
                    "line 2: timestamp 1970-01-01T00:00:10Z is not after the previous one "
                    "(1970-01-01T00:00:10Z); rows must be in time order"},
-        BadCsvCase{"timestamp,value\ntimestamp,value\n",
-                   "line 2: timestamp 'timestamp' is neither Unix seconds nor ISO 8601 UTC"}));
+        BadCsvCase{"RepeatedHeader", "timestamp,value\ntimestamp,value\n",
+                   "line 2: timestamp 'timestamp' is neither Unix seconds nor ISO 8601 UTC"}),
+    [](const ::testing::TestParamInfo<BadCsvCase>& test_case) {
+      return std::string(test_case.param.name);
+    });
 
 TEST(CsvSeries, MissingFileIsAnError) {
   auto series = LoadCsvSeries("/nonexistent/capacity.csv");
