@@ -75,16 +75,17 @@ public:
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         for (uint64_t n = 0; !stop_.load() && std::chrono::steady_clock::now() < deadline; ++n) {
           // Mostly cards seen once, as most real cards are within seconds; one request in ten
-          // from a pool of regular cards, whose model versions are followed. Spread over many
-          // merchants, so that none trades faster than real shops do.
+          // from a pool of regular cards, whose model versions are followed. Each at a merchant
+          // of its own: merchants that traded at the load's pace would be flagged for it, and the
+          // flagged rate would follow the machine's speed instead of the cards.
           const bool regular = n % 10 == 0;
           const std::string card = regular ? "regular-" + std::to_string((n / 10 + t * 7) % 200)
                                            : "card-" + std::to_string(t) + "-" + std::to_string(n);
           const std::string body = R"({"transaction_id":"load-)" + std::to_string(t) + "-" +
                                    std::to_string(n) + R"(","amount":)" +
                                    std::to_string(5 + n % 60) + R"(,"card_id":")" + card +
-                                   R"(","merchant_id":"m-)" + std::to_string(n % 5000) +
-                                   R"(","user_age_days":400,"country":"FR"})";
+                                   R"(","merchant_id":"m-)" + std::to_string(t) + "-" +
+                                   std::to_string(n) + R"(","user_age_days":400,"country":"FR"})";
           auto response = client->Send("POST", "/api/v1/fraud/analyze", body,
                                        {{"Content-Type", "application/json"}});
           if (!response || response->status != 200) {
