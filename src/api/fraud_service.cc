@@ -437,15 +437,21 @@ void FraudService::Dispatch(Route route,
       response.body = R"({"status":"alive"})";
       return;
     case Route::kReady: {
-      const bool ready = ready_.load() && !draining_.load();
+      // A full feature log means updates are no longer durable: a balancer should send the
+      // traffic to an instance that can keep it.
+      const bool backlog_full = deps_.features->log_backlog_full();
+      const bool ready = ready_.load() && !draining_.load() && !backlog_full;
       response.status = ready ? 200 : 503;
       response.body = ready              ? R"({"status":"ready"})"
                       : draining_.load() ? R"({"status":"draining"})"
-                                         : R"({"status":"starting"})";
+                      : !ready_.load()
+                          ? R"({"status":"starting"})"
+                          : R"({"status":"degraded","reason":"feature_log_backlog_full"})";
       return;
     }
     case Route::kMetrics:
-      ready_gauge_->Set(ready_.load() && !draining_.load() ? 1 : 0);
+      ready_gauge_->Set(
+          ready_.load() && !draining_.load() && !deps_.features->log_backlog_full() ? 1 : 0);
       response.content_type = "text/plain; version=0.0.4; charset=utf-8";
       deps_.metrics->Render(response.body);
       return;
@@ -941,6 +947,9 @@ void FraudService::HandleApiHealth(http::Response& response) {
       .Field("keys", keys)
       .Field("bytes", feature_stats.bytes)
       .Field("last_snapshot_ms", feature_stats.last_snapshot_ms)
+      .Field("pending_log_bytes", feature_stats.pending_log_bytes)
+      .Field("unlogged_records", feature_stats.unlogged_records)
+      .Field("log_backlog_full", deps_.features->log_backlog_full())
       .EndObject()
       .Key("decision_log")
       .BeginObject()
@@ -1442,8 +1451,9 @@ void FraudService::HandleAlerts(http::Response& response) {
 }
 
 // TODO: when the feature log write fails the responses of this iteration are already built and
-// go out as successes; the records stay buffered and are retried on the next commit, so they
-// are lost only if the process dies before a later write succeeds.
+// go out as successes; the records stay buffered (up to the store's max_pending_log_bytes, then
+// counted unlogged and /ready fails) and are retried on the next commit, so they are lost only
+// if the process dies before a later write or snapshot succeeds.
 void FraudService::BeforeSend(int worker) {
   // A failure is logged by the store (once per streak); here it is counted.
   if (!deps_.features->Commit(worker)) {

@@ -47,6 +47,7 @@ struct ServeFlags {
   std::optional<int64_t> max_batch_items;
   std::optional<int64_t> request_timeout_ms;
   std::optional<int64_t> feature_max_keys;
+  std::optional<int64_t> feature_max_pending_log_bytes;
   std::optional<int64_t> snapshot_interval_seconds;
   std::optional<int64_t> testing_added_latency_ms;
   std::optional<double> testing_error_ratio;
@@ -76,6 +77,8 @@ void AddServe(CLI::App& app, ServeFlags& flags) {
                     "Time a client has to send a whole request");
   serve->add_option("--feature-max-keys", flags.feature_max_keys,
                     "Most entities held in the feature state");
+  serve->add_option("--feature-max-pending-log-bytes", flags.feature_max_pending_log_bytes,
+                    "Feature log bytes a worker buffers while writes fail");
   serve->add_option("--snapshot-interval-seconds", flags.snapshot_interval_seconds,
                     "How often the feature state is snapshotted");
   serve->add_option("--port-file", flags.port_file, "Write the bound port here once ready");
@@ -115,6 +118,7 @@ int RunServeCommand(const ServeFlags& flags) {
   apply(flags.max_batch_items, config.max_batch_items);
   apply(flags.request_timeout_ms, config.request_timeout_ms);
   apply(flags.feature_max_keys, config.feature_max_keys);
+  apply(flags.feature_max_pending_log_bytes, config.feature_max_pending_log_bytes);
   apply(flags.snapshot_interval_seconds, config.snapshot_interval_seconds);
   apply(flags.testing_added_latency_ms, config.testing_added_latency_ms);
   apply(flags.testing_error_ratio, config.testing_error_ratio);

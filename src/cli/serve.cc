@@ -134,6 +134,7 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
   feature_options.idle_eviction_ms = config.feature_idle_eviction_hours * 3600 * 1000;
   feature_options.snapshot_interval_ms = config.snapshot_interval_seconds * 1000;
   feature_options.worker_threads = config.threads;
+  feature_options.max_pending_log_bytes = static_cast<size_t>(config.feature_max_pending_log_bytes);
   auto features = FeatureStore::Open(feature_options, clock);
   if (!features) {
     return Fail("feature_state_unusable", features.error());
@@ -284,6 +285,17 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
                                 .AddCounter("fraudguard_feature_snapshot_failures_total",
                                             "Feature state snapshots that could not be written.")
                                 .WithLabels({});
+  auto& pending_log_bytes =
+      metrics
+          .AddGauge(
+              "fraudguard_feature_log_pending_bytes",
+              "Feature log bytes buffered in memory, not yet written (grows while writes fail).")
+          .WithLabels({});
+  auto& unlogged_records =
+      metrics
+          .AddCounter("fraudguard_feature_log_unlogged_records_total",
+                      "Feature updates applied but never logged because the log buffer was full.")
+          .WithLabels({});
   auto& recovery_losses =
       metrics.AddGauge("fraudguard_feature_recovery_dropped",
                        "What the last start dropped while recovering the feature state.", {"what"});
@@ -312,6 +324,8 @@ int RunServe(const ServeConfig& config, const std::string& port_file) {
     state_bytes.Set(static_cast<double>(stats.bytes));
     evictions.SetTotal(static_cast<double>(stats.evictions));
     snapshot_failures.SetTotal(static_cast<double>(stats.snapshot_failures));
+    pending_log_bytes.Set(static_cast<double>(stats.pending_log_bytes));
+    unlogged_records.SetTotal(static_cast<double>(stats.unlogged_records));
     recovery_losses.WithLabels({"corrupt_snapshots"})
         .Set(static_cast<double>(stats.corrupt_snapshots));
     recovery_losses.WithLabels({"log_bytes"}).Set(static_cast<double>(stats.dropped_log_bytes));

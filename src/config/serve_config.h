@@ -43,6 +43,8 @@ struct ServeConfig {
   int64_t feature_max_keys = 5'000'000;
   int64_t feature_idle_eviction_hours = 35 * 24;
   int64_t snapshot_interval_seconds = 60;
+  // per worker, while feature log writes fail
+  int64_t feature_max_pending_log_bytes = 16LL << 20;
 
   // decision log
   int64_t decision_batch_size = 512;

@@ -34,13 +34,14 @@ struct alignas(64) FeatureStore::Shard {
 
 struct FeatureStore::Worker {
   std::mutex mutex;
-  // Encoded log records not yet committed; always whole records.
-  // TODO: bound this buffer. It grows without limit if Commit keeps failing (disk full), while
-  // the answers still go out (see FraudService::BeforeSend); memory should be capped and the
-  // store marked unhealthy.
+  // Encoded log records not yet committed; always whole records, at most
+  // max_pending_log_bytes of them.
   std::string buffer;
   // Commits are failing: the first failure of a streak is logged, then the recovery.
   bool commit_failing = false;
+  // The buffer is full and records are being counted unlogged instead.
+  bool over_budget = false;
+  uint64_t unlogged_in_streak = 0;
   int fd = -1;  // Current segment, or -1.
   uint64_t segment_generation = 0;
   uint64_t next_part = 0;
@@ -451,10 +452,33 @@ void FeatureStore::UpdateAndRead(const Transaction& txn, FeatureVector& out, int
     }
   }
   if (encoded_bytes > 0) {
-    const int count = static_cast<int>(workers_.size());
-    Worker& log = *workers_[static_cast<size_t>(((worker % count) + count) % count)];
-    std::lock_guard lock(log.mutex);
-    log.buffer.append(encoded, encoded_bytes);
+    BufferLogRecords(worker, encoded, encoded_bytes);
+  }
+}
+
+void FeatureStore::BufferLogRecords(int worker, const char* encoded, size_t bytes) {
+  const int count = static_cast<int>(workers_.size());
+  const int index = ((worker % count) + count) % count;
+  Worker& log = *workers_[static_cast<size_t>(index)];
+  std::lock_guard lock(log.mutex);
+  if (log.buffer.size() + bytes <= options_.max_pending_log_bytes) {
+    log.buffer.append(encoded, bytes);
+    return;
+  }
+  // Commits have failed long enough to fill the buffer. Memory stays bounded; the updates are
+  // in the entity state already, so answers stay right, but only a snapshot can make them
+  // durable again.
+  const uint64_t records = bytes / kLogRecordSize;
+  unlogged_records_ += records;
+  log.unlogged_in_streak += records;
+  if (!log.over_budget) {
+    log.over_budget = true;
+    ++workers_over_budget_;
+    LogError("feature_log_backlog_full")
+        .Field("worker", index)
+        .Field("pending_bytes", static_cast<uint64_t>(log.buffer.size()))
+        .Field("max_pending_log_bytes", static_cast<uint64_t>(options_.max_pending_log_bytes))
+        .Field("consequence", "updates are applied but not logged until a commit succeeds");
   }
 }
 
@@ -506,10 +530,7 @@ void FeatureStore::RecordFraudLabel(std::string_view merchant_id,
   }
   char encoded[kLogRecordSize];
   EncodeLogRecord(log_record, encoded);
-  const int count = static_cast<int>(workers_.size());
-  Worker& log = *workers_[static_cast<size_t>(((worker % count) + count) % count)];
-  std::lock_guard lock(log.mutex);
-  log.buffer.append(encoded, kLogRecordSize);
+  BufferLogRecords(worker, encoded, kLogRecordSize);
 }
 
 void FeatureStore::NoteCommitFailure(Worker& log, int worker, const std::string& error) {
@@ -568,6 +589,15 @@ Status FeatureStore::Commit(int worker) {
   if (log.commit_failing) {
     log.commit_failing = false;
     LogInfo("feature_log_commit_recovered").Field("worker", worker);
+  }
+  if (log.over_budget) {
+    log.over_budget = false;
+    --workers_over_budget_;
+    LogWarn("feature_log_backlog_recovered")
+        .Field("worker", worker)
+        .Field("unlogged_records", log.unlogged_in_streak)
+        .Field("durable_again", "at the next snapshot");
+    log.unlogged_in_streak = 0;
   }
   log_bytes_ += written;
   log.buffer.clear();
@@ -918,6 +948,12 @@ FeatureStore::Stats FeatureStore::stats() const {
   result.snapshot_failures = snapshot_failures_;
   result.corrupt_snapshots = corrupt_snapshots_;
   result.dropped_log_bytes = dropped_log_bytes_;
+  result.unlogged_records = unlogged_records_;
+  result.pending_log_bytes = 0;
+  for (const auto& log : workers_) {
+    std::lock_guard lock(log->mutex);
+    result.pending_log_bytes += log->buffer.size();
+  }
   return result;
 }
 

@@ -59,6 +59,9 @@ struct FeatureStoreOptions {
   int64_t snapshot_interval_ms = 60000;
   int worker_threads = 2;      // Number of per-thread durability logs.
   bool fsync_commits = false;  // fdatasync after every Commit (survives power loss).
+  // Most log bytes a worker holds while its commits fail (disk full, lost volume). Records past
+  // it are applied in memory but not logged: the next snapshot covers them again.
+  size_t max_pending_log_bytes = size_t{16} << 20;
 };
 
 class FeatureStore {
@@ -85,8 +88,11 @@ public:
 
   // Writes `worker`'s buffered log records to its segment with one write(). Call before
   // answering those transactions. On I/O failure returns an error and keeps the unwritten
-  // records buffered for the next call.
+  // records buffered for the next call, up to max_pending_log_bytes.
   Status Commit(int worker);
+  // True while some worker's buffer is full and updates go unlogged: a crash now would lose
+  // them (back to the last snapshot). Cleared by that worker's next successful commit.
+  bool log_backlog_full() const { return workers_over_budget_.load() > 0; }
   // Writes a snapshot; also runs periodically on a background thread. No-op without data_dir.
   Status Snapshot();
   // Commits all workers, writes a final snapshot and stops the background thread.
@@ -106,6 +112,8 @@ public:
     uint64_t snapshot_failures;
     uint64_t corrupt_snapshots;  // Snapshots skipped at recovery.
     uint64_t dropped_log_bytes;  // Torn or corrupt segment tails dropped at recovery.
+    uint64_t pending_log_bytes;  // Buffered in the workers, not yet in a segment.
+    uint64_t unlogged_records;   // Applied but never logged: buffers were full.
   };
   Stats stats() const;
 
@@ -121,6 +129,8 @@ private:
   FeatureStore(const FeatureStoreOptions& options, const Clock& clock);
   // Counts a failed commit; logs the first of a streak.
   void NoteCommitFailure(Worker& log, int worker, const std::string& error);
+  // Adds whole encoded records to the worker's buffer, or counts them unlogged when it is full.
+  void BufferLogRecords(int worker, const char* encoded, size_t bytes);
 
   Shard& ShardFor(uint64_t key) const;
   // Finds or creates the record under the shard's lock and marks it touched now; evicts to stay
@@ -154,6 +164,8 @@ private:
   std::atomic<uint64_t> corrupt_snapshots_{0};
   std::atomic<uint64_t> dropped_log_bytes_{0};
   std::atomic<uint64_t> log_bytes_{0};
+  std::atomic<uint64_t> unlogged_records_{0};
+  std::atomic<int> workers_over_budget_{0};
 
   std::mutex background_mutex_;
   std::condition_variable background_wake_;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -311,6 +312,61 @@ TEST_F(FeatureDurabilityTest, OpenFailsClearlyOnAnUnusableDirectory) {
   Result<std::unique_ptr<FeatureStore>> store = FeatureStore::Open(options, clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.error().find("data_dir"), std::string::npos) << store.error();
+}
+
+// A disk that fills up: every log write fails with ENOSPC (the next segments are links to
+// /dev/full). The buffer stops at its bound, the store says it is degraded, and once writes
+// work again a snapshot makes every update durable, including the ones never logged.
+TEST_F(FeatureDurabilityTest, AFullDiskBoundsTheLogBufferAndASnapshotRecoversIt) {
+  FeatureStoreOptions options = Options();
+  // Room for what Feed buffers between its commits (16 transactions of up to 5 records).
+  options.max_pending_log_bytes = 120 * kLogRecordSize;
+  std::vector<FeatureVector> expected;
+  {
+    auto store = Open(options);
+    ASSERT_NE(store, nullptr);
+    Feed(*store, 0, 50);
+    ASSERT_TRUE(store->Snapshot().ok());
+    // The snapshot moved the log to a new generation: its segments are the ones that fail.
+    uint64_t generation = 0;
+    for (const fs::path& path : Files("snapshot-")) {
+      uint64_t g = 0;
+      if (ParseSnapshotFileName(path.filename().string(), g)) {
+        generation = std::max(generation, g);
+      }
+    }
+    ASSERT_GT(generation, 0U);
+    std::vector<fs::path> full_segments;
+    for (int worker = 0; worker < options.worker_threads; ++worker) {
+      for (uint64_t part = 0; part < 400; ++part) {
+        const fs::path link = fs::path(dir_) / SegmentFileName(generation, worker, part);
+        fs::create_symlink("/dev/full", link);
+        full_segments.push_back(link);
+      }
+    }
+    FeatureVector out;
+    for (int i = 50; i < 250; ++i) {
+      store->UpdateAndRead(MakeTxn(i), out, 0);
+      EXPECT_FALSE(store->Commit(0).ok());
+    }
+    const FeatureStore::Stats degraded = store->stats();
+    EXPECT_TRUE(store->log_backlog_full());
+    EXPECT_LE(degraded.pending_log_bytes, options.max_pending_log_bytes);
+    EXPECT_GT(degraded.unlogged_records, 0U);
+    EXPECT_GE(degraded.commit_failures, 200U);
+    // Answers stay right while the log is down: the entity state has every update.
+    for (const fs::path& link : full_segments) {
+      fs::remove(link);
+    }
+    ASSERT_TRUE(store->Commit(0).ok());
+    EXPECT_FALSE(store->log_backlog_full());
+    EXPECT_EQ(store->stats().pending_log_bytes, 0U);
+    ASSERT_TRUE(store->Snapshot().ok());
+    expected = Probe(*store, 1);
+  }  // destroyed without Close: what kill -9 leaves
+  auto reopened = Open(options);
+  ASSERT_NE(reopened, nullptr);
+  ExpectSameFeatures(expected, Probe(*reopened, 1));
 }
 
 }  // namespace
