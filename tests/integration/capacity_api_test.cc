@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <simdjson.h>
 
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -36,9 +35,7 @@ void SeedSliStore(const std::string& data_dir) {
   options.start_writer = false;
   auto store = SliRecorder::Open(options, clock);
   ASSERT_TRUE(store) << store.error();
-  const std::vector<std::string> labels = RouteLabels();
-  const auto analyze = static_cast<size_t>(
-      std::find(labels.begin(), labels.end(), "/api/v1/fraud/analyze") - labels.begin());
+  const auto analyze = static_cast<size_t>(Route::kAnalyze);
   for (int hour = 0; hour < kSeededHours; ++hour) {
     clock.Set(this_hour - (kSeededHours - hour) * kHourMs + 5 * 60'000);
     const int requests = 100 + static_cast<int>(40 * std::sin(2 * std::numbers::pi * hour / 24));

@@ -176,9 +176,7 @@ TEST_F(CapacityCommandTest, ForecastFromTheServersSliStore) {
     options.start_writer = false;
     auto recorder = SliRecorder::Open(options, clock);
     ASSERT_TRUE(recorder) << recorder.error();
-    const std::vector<std::string> labels = RouteLabels();
-    const size_t analyze = static_cast<size_t>(
-        std::find(labels.begin(), labels.end(), "/api/v1/fraud/analyze") - labels.begin());
+    const auto analyze = static_cast<size_t>(Route::kAnalyze);
     for (int hour = 0; hour < 36; ++hour) {
       clock.Set(kStartMs + hour * 3'600'000);
       for (int i = 0; i < 3600 + 36 * hour; ++i) {

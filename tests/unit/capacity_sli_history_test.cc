@@ -1,6 +1,5 @@
 #include <unistd.h>
 
-#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -17,11 +16,6 @@ constexpr int64_t kMinuteMs = 60'000;
 constexpr int64_t kStartMs = 1'793'491'200'000;  // 2026-11-01T00:00:00Z
 constexpr int kHours = 40;
 
-size_t RouteIndex(const std::string& route) {
-  const std::vector<std::string> labels = RouteLabels();
-  return static_cast<size_t>(std::find(labels.begin(), labels.end(), route) - labels.begin());
-}
-
 class SliHistoryTest : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -34,9 +28,9 @@ protected:
     options.start_writer = false;
     auto recorder = SliRecorder::Open(options, clock_);
     ASSERT_TRUE(recorder) << recorder.error();
-    const size_t analyze = RouteIndex("/api/v1/fraud/analyze");
-    const size_t batch = RouteIndex("/api/v1/fraud/analyze/batch");
-    const size_t health = RouteIndex("/health");
+    const size_t analyze = static_cast<size_t>(Route::kAnalyze);
+    const size_t batch = static_cast<size_t>(Route::kAnalyzeBatch);
+    const size_t health = static_cast<size_t>(Route::kHealth);
     // Each hour: 100 + 10h single analyses at minute 0 and 5 batches at minute 30, plus health
     // checks that must not count. Hour 20 has no traffic at all.
     for (int hour = 0; hour < kHours; ++hour) {

@@ -117,8 +117,8 @@ TEST(PrometheusRange, ReportsQueryErrorsAndWrongShapes) {
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error(), "Prometheus query failed: parse error at char 4");
 
-  auto two = ParsePrometheusRange(
-      R"({"status":"success","data":{"resultType":"matrix","result":[{"values":[]},{"values":[]}]}})");
+  auto two = ParsePrometheusRange(R"({"status":"success","data":{"resultType":"matrix",)"
+                                  R"("result":[{"values":[]},{"values":[]}]}})");
   ASSERT_FALSE(two);
   EXPECT_NE(two.error().find("returned 2 series"), std::string::npos);
 

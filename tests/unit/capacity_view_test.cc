@@ -5,7 +5,6 @@
 #include <simdjson.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numbers>
@@ -125,11 +124,6 @@ TEST(CapacityViewJson, WithoutAPerReplicaFigureTheForecastComesWithoutARecommend
             "no figure in this test");
 }
 
-size_t RouteIndex(const std::string& route) {
-  const std::vector<std::string> labels = RouteLabels();
-  return static_cast<size_t>(std::find(labels.begin(), labels.end(), route) - labels.begin());
-}
-
 // A real SLI store holding 40 hours of scoring traffic, read by the view through its cache.
 TEST(CapacityView, ReadsTheStoreAndCachesForTheCachePeriod) {
   char pattern[] = "/tmp/fraudguard-capacity-view-XXXXXX";
@@ -142,7 +136,7 @@ TEST(CapacityView, ReadsTheStoreAndCachesForTheCachePeriod) {
   options.start_writer = false;
   auto store = SliRecorder::Open(options, clock);
   ASSERT_TRUE(store) << store.error();
-  const size_t analyze = RouteIndex("/api/v1/fraud/analyze");
+  const size_t analyze = static_cast<size_t>(Route::kAnalyze);
   const auto record_hour = [&](int hour) {
     clock.Set(kStartMs + hour * kHourMs);
     for (int i = 0; i < static_cast<int>(HourlyRequests(hour)); ++i) {
