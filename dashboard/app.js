@@ -266,19 +266,26 @@ function selectRange(range) {
   if (range === '1h') drawLiveCharts(); else loadStoredHistory(true).catch(showError);
 }
 
-// A line chart of [time, value] points (null values leave a gap) in a 600x160 SVG, over the
-// `span` {end, spanMs, left, empty} of time.
-function drawChart(svg, points, objective, label, span) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const width = 600, height = 160, left = 44, bottom = 18, top = 8;
-  const values = points.filter((p) => p[1] !== null && Number.isFinite(p[1]));
+// The elements of one SVG chart: `make(tag, attrs, text)` creates one and keeps it in `nodes`,
+// which the chart then puts in its <svg> at once.
+function svgElements() {
   const nodes = [];
   const make = (tag, attrs, content) => {
-    const node = document.createElementNS(ns, tag);
+    const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
     if (content !== undefined) node.textContent = content;
     nodes.push(node);
+    return node;
   };
+  return { nodes, make };
+}
+
+// A line chart of [time, value] points (null values leave a gap) in a 600x160 SVG, over the
+// `span` {end, spanMs, left, empty} of time.
+function drawChart(svg, points, objective, label, span) {
+  const width = 600, height = 160, left = 44, bottom = 18, top = 8;
+  const values = points.filter((p) => p[1] !== null && Number.isFinite(p[1]));
+  const { nodes, make } = svgElements();
   make('line', { class: 'axis', x1: left, y1: height - bottom, x2: width, y2: height - bottom });
   if (values.length === 0) {
     make('text', { x: left + 8, y: height / 2 }, span.empty);

@@ -1,6 +1,7 @@
 // The Capacity view: the request-rate forecast of GET /api/v1/capacity as an SVG chart (history,
 // forecast, its 95 % interval and the capacity of the recommended replicas) and the
-// recommendation in words. Uses api(), element(), text() and $() of app.js, loaded before it.
+// recommendation in words. Uses api(), element(), text(), $() and svgElements() of app.js,
+// loaded before it.
 // Read only while the view is open; the server computes the forecast at most twice a minute.
 'use strict';
 
@@ -21,16 +22,8 @@ function formatDay(ms) {
 // A chart of the history, the forecast and its band in a 900x260 SVG. The capacity line is drawn
 // where it falls inside the chart, else named at its top edge.
 function drawCapacityChart(svg, view) {
-  const ns = 'http://www.w3.org/2000/svg';
   const width = 900, height = 260, left = 56, right = 12, top = 12, bottom = 22;
-  const nodes = [];
-  const make = (tag, attrs, content) => {
-    const node = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (content !== undefined) node.textContent = content;
-    nodes.push(node);
-    return node;
-  };
+  const { nodes, make } = svgElements();
   const history = view.history || [];
   const forecast = view.forecast || [];
   const points = history.concat(forecast);
