@@ -428,6 +428,32 @@ void FraudService::Handle(const http::Request& request, http::Response& response
   CountRequest(route, response.status, static_cast<double>(MonotonicNanos() - start_ns) / 1e9);
 }
 
+FraudService::Readiness FraudService::CurrentReadiness() const {
+  if (draining_.load()) {
+    return Readiness::kDraining;
+  }
+  if (!ready_.load()) {
+    return Readiness::kStarting;
+  }
+  // A full feature log means updates are no longer durable: a balancer should send the traffic
+  // to an instance that can keep it.
+  return deps_.features->log_backlog_full() ? Readiness::kFeatureLogBacklogFull : Readiness::kReady;
+}
+
+std::string_view FraudService::ReadinessJson(Readiness readiness) {
+  switch (readiness) {
+    case Readiness::kReady:
+      return R"({"status":"ready"})";
+    case Readiness::kStarting:
+      return R"({"status":"starting"})";
+    case Readiness::kDraining:
+      return R"({"status":"draining"})";
+    case Readiness::kFeatureLogBacklogFull:
+      return R"({"status":"degraded","reason":"feature_log_backlog_full"})";
+  }
+  return R"({"status":"starting"})";
+}
+
 void FraudService::Dispatch(Route route,
                             const http::Request& request,
                             http::Response& response,
@@ -437,21 +463,13 @@ void FraudService::Dispatch(Route route,
       response.body = R"({"status":"alive"})";
       return;
     case Route::kReady: {
-      // A full feature log means updates are no longer durable: a balancer should send the
-      // traffic to an instance that can keep it.
-      const bool backlog_full = deps_.features->log_backlog_full();
-      const bool ready = ready_.load() && !draining_.load() && !backlog_full;
-      response.status = ready ? 200 : 503;
-      response.body = ready              ? R"({"status":"ready"})"
-                      : draining_.load() ? R"({"status":"draining"})"
-                      : !ready_.load()
-                          ? R"({"status":"starting"})"
-                          : R"({"status":"degraded","reason":"feature_log_backlog_full"})";
+      const Readiness readiness = CurrentReadiness();
+      response.status = readiness == Readiness::kReady ? 200 : 503;
+      response.body = ReadinessJson(readiness);
       return;
     }
     case Route::kMetrics:
-      ready_gauge_->Set(
-          ready_.load() && !draining_.load() && !deps_.features->log_backlog_full() ? 1 : 0);
+      ready_gauge_->Set(CurrentReadiness() == Readiness::kReady ? 1 : 0);
       response.content_type = "text/plain; version=0.0.4; charset=utf-8";
       deps_.metrics->Render(response.body);
       return;

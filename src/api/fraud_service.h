@@ -157,6 +157,10 @@ private:
   // The test-only faults of ServeConfig: waits the added latency, and true (with a 500 filled
   // in) when this request is one of the share to fail.
   bool InjectTestingFault(http::Response& response);
+  // What GET /ready answers, from the ready and draining flags and the feature store's state.
+  enum class Readiness : uint8_t { kReady, kStarting, kDraining, kFeatureLogBacklogFull };
+  Readiness CurrentReadiness() const;
+  static std::string_view ReadinessJson(Readiness readiness);
 
   ServiceDependencies deps_;
   int64_t started_ms_;

@@ -39,8 +39,7 @@ struct FeatureStore::Worker {
   std::string buffer;
   // Commits are failing: the first failure of a streak is logged, then the recovery.
   bool commit_failing = false;
-  // The buffer is full and records are being counted unlogged instead.
-  bool over_budget = false;
+  // Records left unlogged since the buffer filled; 0 while it has room.
   uint64_t unlogged_in_streak = 0;
   int fd = -1;  // Current segment, or -1.
   uint64_t segment_generation = 0;
@@ -468,11 +467,7 @@ void FeatureStore::BufferLogRecords(int worker, const char* encoded, size_t byte
   // Commits have failed long enough to fill the buffer. Memory stays bounded; the updates are
   // in the entity state already, so answers stay right, but only a snapshot can make them
   // durable again.
-  const uint64_t records = bytes / kLogRecordSize;
-  unlogged_records_ += records;
-  log.unlogged_in_streak += records;
-  if (!log.over_budget) {
-    log.over_budget = true;
+  if (log.unlogged_in_streak == 0) {
     ++workers_over_budget_;
     LogError("feature_log_backlog_full")
         .Field("worker", index)
@@ -480,6 +475,9 @@ void FeatureStore::BufferLogRecords(int worker, const char* encoded, size_t byte
         .Field("max_pending_log_bytes", static_cast<uint64_t>(options_.max_pending_log_bytes))
         .Field("consequence", "updates are applied but not logged until a commit succeeds");
   }
+  const uint64_t records = bytes / kLogRecordSize;
+  unlogged_records_ += records;
+  log.unlogged_in_streak += records;
 }
 
 void FeatureStore::Read(const Transaction& txn, FeatureVector& out) const {
@@ -590,8 +588,7 @@ Status FeatureStore::Commit(int worker) {
     log.commit_failing = false;
     LogInfo("feature_log_commit_recovered").Field("worker", worker);
   }
-  if (log.over_budget) {
-    log.over_budget = false;
+  if (log.unlogged_in_streak > 0) {
     --workers_over_budget_;
     LogWarn("feature_log_backlog_recovered")
         .Field("worker", worker)
