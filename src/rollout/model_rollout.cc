@@ -170,21 +170,19 @@ void ModelRollout::Record(const RolloutRoute& route,
     disagreements_->Increment();
   }
   const auto add = [](Accumulator& into, const Decision& decision, int64_t inference_ns,
-                      bool timed) {
+                      bool answered) {
     ++into.decisions;
     into.flagged += decision.action != Action::kApprove ? 1 : 0;
-    if (!timed) {
-      return;
-    }
-    ++into.timed;
+    into.answered += answered ? 1 : 0;
     if (into.inference_ms.size() < kMaxIntervalValues) {
       into.inference_ms.push_back(static_cast<double>(inference_ns) / 1e6);
     }
   };
-  // Both models decide every transaction, so their flagged rates are compared on the same
-  // transactions in every phase: the canary's cards are too few, and differ too much from the
-  // rest, for a comparison of the two groups' rates to mean anything about the model. Latency
-  // is the traffic split's in canary mode: each model is timed on the transactions it served.
+  // Both models decide every transaction, so both figures are compared on the same transactions
+  // in every phase. The canary's cards are too few, and differ too much from the rest, for a
+  // comparison of the two groups to mean anything about the model: the p95 of a few dozen
+  // inference times is nearly their maximum, which would make any candidate look slower. What
+  // the traffic split decides is which model answered, and so whose requests a phase counts.
   Accumulator& served_by = candidate_served ? candidate_interval_ : active_interval_;
   Accumulator& other_by = candidate_served ? active_interval_ : candidate_interval_;
   std::lock_guard lock(intervals_mutex_);
@@ -241,19 +239,19 @@ void ModelRollout::CloseInterval() {
           static_cast<double>(from.flagged) / static_cast<double>(from.decisions));
       values[static_cast<size_t>(CanaryMetric::kLatencyP95)].push_back(
           Percentile(from.inference_ms, 0.95));
-      into.requests += from.timed;
+      into.requests += from.answered;
       into.p95_ms =
           std::max(into.p95_ms, values[static_cast<size_t>(CanaryMetric::kLatencyP95)].back());
     }
     from.inference_ms.clear();
-    from.timed = 0;
+    from.answered = 0;
     from.decisions = 0;
     from.flagged = 0;
   };
   std::lock_guard lock(intervals_mutex_);
-  // An interval counts for both models or for neither: only when each was timed in it (in canary
-  // mode, when the candidate's cards had traffic), so that the flagged rates stay paired.
-  const bool counts = active_interval_.timed > 0 && candidate_interval_.timed > 0;
+  // An interval counts for both models or for neither, so that their figures stay paired: only
+  // when each answered requests in it (in canary mode, when the candidate's cards had traffic).
+  const bool counts = active_interval_.answered > 0 && candidate_interval_.answered > 0;
   close(active_interval_, active_samples_, counts);
   close(candidate_interval_, candidate_samples_, counts);
 }

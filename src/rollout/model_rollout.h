@@ -85,7 +85,8 @@ private:
   // is judged on for latency (all in shadow mode, the ones it served in canary mode).
   struct Accumulator {
     std::vector<double> inference_ms;  // bounded by kMaxIntervalValues
-    uint64_t timed = 0;
+    // Requests this model answered (in shadow mode the candidate's would-be answers count).
+    uint64_t answered = 0;
     uint64_t decisions = 0;
     uint64_t flagged = 0;
   };
