@@ -293,6 +293,8 @@ int RunCli(int argc, char** argv) {
                    "Days of frauds before the delay that mark a card known compromised (7)");
   eval->add_flag("--json", eval_options.json, "JSON on stdout instead of a table");
   eval->add_option("--plot", eval_options.plot_path, "Write the precision-recall curve (SVG)");
+  eval->add_option("--scores", eval_options.scores_path,
+                   "Write every transaction of the period with its score and label (CSV)");
 
   capacity::CapacityCommand capacity_command(app);
 

@@ -46,6 +46,14 @@ struct EvaluatedRows {
   std::vector<float> labels;
   std::vector<uint8_t> levels;
   std::vector<uint8_t> scenarios;  // per period row; the file's scenario column, 0 without one
+  // Per period row, kept only for --scores: what identifies the transaction.
+  struct Identity {
+    std::string transaction_id;
+    std::string card;
+    std::string merchant_id;
+    int64_t timestamp_ms = 0;
+  };
+  std::vector<Identity> identities;
   size_t replayed = 0;
   int64_t first_day = 0;
   int64_t last_day = 0;
@@ -260,6 +268,50 @@ void PrintTable(const EvalCommandOptions& options, const EvalReport& report) {
   }
 }
 
+// A CSV field: quoted when it holds a comma, a quote or a line break.
+void AppendCsvField(std::string& out, std::string_view field) {
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += field;
+    return;
+  }
+  out += '"';
+  for (const char c : field) {
+    if (c == '"') {
+      out += '"';
+    }
+    out += c;
+  }
+  out += '"';
+}
+
+Status WriteScores(const EvalCommandOptions& options,
+                   const EvaluatedRows& rows,
+                   const std::vector<bool>& excluded) {
+  static constexpr std::array<const char*, 3> kLevelNames = {"low", "medium", "high"};
+  std::string csv =
+      "transaction_id,timestamp_ms,card,merchant_id,risk_score,risk_level,is_fraud,scenario,"
+      "excluded_known_compromised\n";
+  char number[32];
+  for (size_t i = 0; i < rows.scores.size(); ++i) {
+    const auto& identity = rows.identities[i];
+    AppendCsvField(csv, identity.transaction_id);
+    csv += ',' + std::to_string(identity.timestamp_ms) + ',';
+    AppendCsvField(csv, identity.card);
+    csv += ',';
+    AppendCsvField(csv, identity.merchant_id);
+    std::snprintf(number, sizeof(number), ",%.2f,", static_cast<double>(rows.scores[i]));
+    csv += number;
+    csv += kLevelNames[std::min<size_t>(rows.levels[i], 2)];
+    csv += rows.labels[i] > 0.5F ? ",1," : ",0,";
+    csv += std::to_string(rows.scenarios[i]);
+    csv += excluded[i] ? ",1\n" : ",0\n";
+  }
+  if (Status written = WriteFileReplacing(options.scores_path, csv); !written) {
+    return Error{"--scores: " + written.error()};
+  }
+  return OkStatus();
+}
+
 Status WritePlot(const EvalCommandOptions& options,
                  const EvalReport& report,
                  const EvaluatedRows& rows,
@@ -439,6 +491,10 @@ Status RunEval(const EvalCommandOptions& options) {
     rows.labels.push_back(row.fraud ? 1.0F : 0.0F);
     rows.levels.push_back(static_cast<uint8_t>(decision.level));
     rows.scenarios.push_back(static_cast<uint8_t>(std::clamp(row.scenario, 0, 255)));
+    if (!options.scores_path.empty()) {
+      rows.identities.push_back(
+          {row.txn.transaction_id, card_key, row.txn.merchant_id, timestamp_ms});
+    }
   }
   progress.Finish();
 
@@ -509,6 +565,11 @@ Status RunEval(const EvalCommandOptions& options) {
 
   if (!options.plot_path.empty()) {
     if (auto status = WritePlot(options, report, rows, excluded); !status) {
+      return status;
+    }
+  }
+  if (!options.scores_path.empty()) {
+    if (auto status = WriteScores(options, rows, excluded); !status) {
       return status;
     }
   }

@@ -21,6 +21,9 @@ struct EvalCommandOptions {
   size_t card_precision_k = 100;
   bool json = false;
   std::string plot_path;  // precision-recall curve as SVG; empty: none
+  // Every transaction of the period with its decision, label and whether the test-set rule
+  // excluded it, as CSV: to see which frauds were missed and why. Empty: none.
+  std::string scores_path;
 };
 
 // Replays the CSV in time order through a fresh in-memory feature store and the production
