@@ -8,9 +8,16 @@ in the given periods, how many there are and the share that comes at least DELAY
 first fraud of its terminal's episode (a new episode starts after a gap of more than 28 days).
 
   scripts/label-delay-ceiling.py FILE.csv[.gz] FROM..TO [FROM..TO ...] [--delay-days 7]
+  scripts/label-delay-ceiling.py FILE.csv[.gz] --scores SCORES.csv --threshold T
 
 FILE is the handbook's CSV (TX_DATETIME, TERMINAL_ID, TX_FRAUD_SCENARIO) or FraudGuard's
 (timestamp_ms, merchant_id, scenario); days are YYYY-MM-DD, UTC, both ends included.
+
+With --scores (what `fraudguard eval --scores` wrote for one evaluation period), the frauds are
+those eval counted (the test-set rule's exclusions left out), and the ceiling is on total
+detection: every fraud caught but the scenario-2 ones whose terminal episode is younger than the
+delay. T is eval's `fpr_2_threshold` (--json): the model's detection of each group above it is
+printed beside the ceiling.
 """
 import argparse
 import csv
@@ -27,20 +34,12 @@ def day_start(text):
         tzinfo=datetime.timezone.utc).timestamp()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("file")
-    parser.add_argument("periods", nargs="+", help="FROM..TO, days included")
-    parser.add_argument("--delay-days", type=float, default=7)
-    args = parser.parse_args()
-    periods = []
-    for period in args.periods:
-        first, _, last = period.partition("..")
-        periods.append((day_start(first), day_start(last) + DAY_S))
-    opener = gzip.open if args.file.endswith(".gz") else open
+def scenario2_frauds(path):
+    """Yields (time in seconds, terminal, seconds since its episode's first fraud) for each
+    scenario-2 fraud of the file, in file order."""
+    opener = gzip.open if path.endswith(".gz") else open
     episode_start = {}
-    total = visible = 0
-    with opener(args.file, "rt", newline="") as f:
+    with opener(path, "rt", newline="") as f:
         rows = csv.DictReader(f)
         handbook = "TX_DATETIME" in rows.fieldnames
         for row in rows:
@@ -57,9 +56,67 @@ def main():
             start = episode_start.get(terminal)
             if start is None or t - start > EPISODE_GAP_S:
                 episode_start[terminal] = start = t
-            if any(a <= t < b for a, b in periods):
-                total += 1
-                visible += t - start >= args.delay_days * DAY_S
+            yield t, terminal, t - start
+
+
+def ceiling_of_evaluated(args):
+    """The ceiling on total detection over the frauds eval counted, and the model's detection
+    of the frauds the delay hides and of the rest."""
+    episode_age = {(round(t), terminal): age for t, terminal, age in scenario2_frauds(args.file)}
+    # Risk scores carry two decimals; eval's threshold is one of them, read back as a float.
+    threshold = round(args.threshold, 2)
+    groups = {"hidden": [0, 0], "visible": [0, 0]}
+    with open(args.scores, newline="") as f:
+        for row in csv.DictReader(f):
+            if row["is_fraud"] != "1" or row["excluded_known_compromised"] == "1":
+                continue
+            hidden = False
+            if row["scenario"] == "2":
+                age = episode_age.get((round(int(row["timestamp_ms"]) / 1000), row["merchant_id"]))
+                if age is None:
+                    sys.exit(f"{args.scores}: transaction {row['transaction_id']} is not a "
+                             f"scenario-2 fraud of {args.file}: are they the same data?")
+                hidden = age < args.delay_days * DAY_S
+            group = groups["hidden" if hidden else "visible"]
+            group[0] += 1
+            group[1] += float(row["risk_score"]) > threshold
+    total = groups["hidden"][0] + groups["visible"][0]
+    if total == 0:
+        sys.exit(f"{args.scores}: no evaluated fraud")
+    caught = groups["hidden"][1] + groups["visible"][1]
+    print(f"evaluated frauds: {total:,}; detected above {threshold:g}: {caught:,} "
+          f"({caught / total:.3f})")
+    for name, (count, detected) in groups.items():
+        what = ("scenario 2, terminal episode younger than the delay" if name == "hidden"
+                else "all the others")
+        print(f"{what}: {count:,} ({count / total:.3f}), detected {detected:,}"
+              + (f" ({detected / count:.3f})" if count else ""))
+    print(f"ceiling on detection: {groups['visible'][0] / total:.3f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("file")
+    parser.add_argument("periods", nargs="*", help="FROM..TO, days included")
+    parser.add_argument("--delay-days", type=float, default=7)
+    parser.add_argument("--scores", help="fraudguard eval --scores output for one period")
+    parser.add_argument("--threshold", type=float, help="eval's fpr_2_threshold, with --scores")
+    args = parser.parse_args()
+    if args.scores:
+        if args.periods or args.threshold is None:
+            parser.error("--scores takes --threshold and no periods")
+        return ceiling_of_evaluated(args)
+    if not args.periods:
+        parser.error("give at least one period FROM..TO, or --scores")
+    periods = []
+    for period in args.periods:
+        first, _, last = period.partition("..")
+        periods.append((day_start(first), day_start(last) + DAY_S))
+    total = visible = 0
+    for t, _, age in scenario2_frauds(args.file):
+        if any(a <= t < b for a, b in periods):
+            total += 1
+            visible += age >= args.delay_days * DAY_S
     if total == 0:
         sys.exit("no scenario-2 fraud in the periods")
     print(f"scenario-2 frauds in the periods: {total:,}")

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -524,6 +525,74 @@ TEST_F(EvalCommandTest, UnwritablePlotIsNamed) {
                                 "--plot", Path("no-such-dir/pr.svg")});
   EXPECT_NE(outcome.exit_code, 0);
   EXPECT_NE(outcome.err.find("--plot"), std::string::npos) << outcome.err;
+}
+
+// --scores lists every transaction of the period once, and agrees with the report: the rows not
+// excluded are the evaluated ones, their labels the frauds, and the scores above the 2 % false
+// positive threshold the detected share.
+TEST_F(EvalCommandTest, ScoresFileAgreesWithTheReport) {
+  const std::string scores = Path("scores.csv");
+  const Outcome outcome =
+      Eval({"--input", csv_, "--model", RepoPath("models/default.json"), "--from", "2024-01-08",
+            "--to", "2024-01-20", "--json", "--scores", scores});
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(outcome.out).get(root), simdjson::SUCCESS) << outcome.out;
+  const auto count = [&](const char* pointer) {
+    uint64_t value = 0;
+    EXPECT_EQ(root.at_pointer(pointer).get_uint64().get(value), simdjson::SUCCESS) << pointer;
+    return value;
+  };
+  double threshold = -1;
+  double detection = -1;
+  ASSERT_EQ(root.at_pointer("/fpr_2_threshold").get_double().get(threshold), simdjson::SUCCESS);
+  ASSERT_EQ(root.at_pointer("/detection_at_fpr_2").get_double().get(detection),
+            simdjson::SUCCESS);
+
+  std::ifstream in(scores);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line,
+            "transaction_id,timestamp_ms,card,merchant_id,risk_score,risk_level,is_fraud,scenario,"
+            "excluded_known_compromised");
+  uint64_t rows = 0;
+  uint64_t excluded = 0;
+  uint64_t frauds = 0;
+  uint64_t detected = 0;
+  int64_t previous_ms = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream split(line);
+    for (std::string field; std::getline(split, field, ',');) {
+      fields.push_back(field);
+    }
+    ASSERT_EQ(fields.size(), 9U) << line;
+    ++rows;
+    const int64_t timestamp_ms = std::stoll(fields[1]);
+    EXPECT_GE(timestamp_ms, previous_ms) << line;
+    previous_ms = timestamp_ms;
+    EXPECT_TRUE(fields[5] == "low" || fields[5] == "medium" || fields[5] == "high") << line;
+    if (fields[8] == "1") {
+      ++excluded;
+      continue;
+    }
+    if (fields[6] == "1") {
+      ++frauds;
+      // Scores carry two decimals, and the threshold is one of them read back as a float.
+      detected += std::stod(fields[4]) > std::round(threshold * 100) / 100 ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(rows, count("/transactions/in_period"));
+  EXPECT_EQ(excluded, count("/transactions/excluded_known_compromised"));
+  EXPECT_EQ(frauds, count("/transactions/frauds"));
+  ASSERT_GT(frauds, 0U);
+  EXPECT_NEAR(static_cast<double>(detected) / static_cast<double>(frauds), detection, 1e-9);
+
+  const Outcome unwritable = Eval({"--input", csv_, "--model", RepoPath("models/default.json"),
+                                   "--scores", Path("no-such-dir/scores.csv")});
+  EXPECT_NE(unwritable.exit_code, 0);
+  EXPECT_NE(unwritable.err.find("--scores"), std::string::npos) << unwritable.err;
 }
 
 // Training on a chosen period, the way the handbook's folds are trained: earlier rows warm the
