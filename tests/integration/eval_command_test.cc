@@ -547,8 +547,7 @@ TEST_F(EvalCommandTest, ScoresFileAgreesWithTheReport) {
   double threshold = -1;
   double detection = -1;
   ASSERT_EQ(root.at_pointer("/fpr_2_threshold").get_double().get(threshold), simdjson::SUCCESS);
-  ASSERT_EQ(root.at_pointer("/detection_at_fpr_2").get_double().get(detection),
-            simdjson::SUCCESS);
+  ASSERT_EQ(root.at_pointer("/detection_at_fpr_2").get_double().get(detection), simdjson::SUCCESS);
 
   std::ifstream in(scores);
   std::string line;
