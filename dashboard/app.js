@@ -328,8 +328,18 @@ function renderDetection(metrics, rollout) {
     text($('candidate-model'), rollout.candidate_model || 'none');
     text($('rollout-phase'), rollout.phase + (rollout.phase === 'canary' ? ` (${rollout.canary_percent} %)` : ''));
   }
-  const drift = metrics.model_drift_score || [];
-  text($('drift-score'), drift.length ? drift.map((s) => s.value.toFixed(3)).join(' / ') : '–');
+  // The active model's drift: a replaced model keeps its series, marked unknown (NaN), and a
+  // new one reads NaN until its window holds enough scored transactions.
+  const activeModel = rollout ? rollout.active_model : null;
+  const ofActive = (series) => (series || []).filter((s) => !activeModel || s.labels.model_name === activeModel);
+  const drift = ofActive(metrics.model_drift_score)[0];
+  const observed = ofActive(metrics.fraudguard_drift_observations)[0];
+  const driftTile = $('drift-score');
+  const driftKnown = drift !== undefined && Number.isFinite(drift.value);
+  text(driftTile, drift === undefined ? '–'
+    : driftKnown ? drift.value.toFixed(3)
+      : `too few scored yet (${observed ? observed.value : 0} in the window)`);
+  driftTile.classList.toggle('small', drift !== undefined && !driftKnown);
   const rows = [];
   const windowLabels = sum(metrics.fraudguard_accuracy_window_labels);
   for (const [name, title] of [['fraud_model_accuracy', 'accuracy'], ['fraud_detection_rate', 'detection rate'],
@@ -340,9 +350,9 @@ function renderDetection(metrics, rollout) {
     }
   }
   fillRows($('accuracy').querySelector('tbody'), rows);
-  fillRows($('feature-drift').querySelector('tbody'), (metrics.fraudguard_feature_drift_psi || []).map((s) =>
+  fillRows($('feature-drift').querySelector('tbody'), ofActive(metrics.fraudguard_feature_drift_psi).map((s) =>
     element('tr', {}, element('td', {}, s.labels.feature || s.labels.distribution || JSON.stringify(s.labels)),
-      element('td', { class: 'num' }, s.value.toFixed(3)))));
+      element('td', { class: 'num' }, Number.isFinite(s.value) ? s.value.toFixed(3) : '–'))));
 }
 
 function renderSlo(slo) {
