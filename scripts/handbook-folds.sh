@@ -2,7 +2,8 @@
 # FraudGuard on the Fraud Detection Handbook's Chapter 5 protocol: for each of the four folds,
 # train on its 7-day training week (earlier days only warm the feature windows), skip the 7-day
 # label delay, and evaluate the 7-day test week with `fraudguard eval`, whose defaults are the
-# handbook's delay and test-set rule. Prints each fold and the mean and standard deviation.
+# handbook's delay and test-set rule. Prints each fold and the mean and standard deviation, then
+# the ceiling the label delay leaves on each fold's detection and what the model caught of it.
 #
 #   scripts/handbook-folds.sh [HANDBOOK_CSV(.gz)] [WORK_DIR]
 #
@@ -46,7 +47,7 @@ run_fold() {
     --learning-rate "$rate" --seed 7 --threads 2 > "$work/train-$name.txt" 2>/dev/null
   "$BIN" eval --input "$input" --schema handbook --model "$work/model-$name.json" \
     --from "$test_start" --to "$test_end" --json --plot "$work/pr-$name.svg" \
-    > "$work/eval-$name.json" 2>/dev/null
+    --scores "$work/scores-$name.csv" > "$work/eval-$name.json" 2>/dev/null
 }
 
 chosen="100 5 0.1"
@@ -93,3 +94,18 @@ print("| mean ± sd | | " + " | ".join(
     f"{statistics.mean(r[k] for r in rows):.3f} ± {statistics.stdev(r[k] for r in rows):.3f}"
     for k, _ in keys) + " |")
 PY
+
+# How much of each test week the label delay hides (compromised terminals whose first fraud is
+# less than the delay old), and what each fold's model detects of it and of the rest.
+echo
+echo "Ceiling on detection left by the 7-day label delay, per fold (threshold: 2 % FPR):"
+scores=()
+thresholds=()
+for start in "${folds[@]}"; do
+  scores+=("$work/scores-$start.csv")
+  thresholds+=("$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fpr_2_threshold"])' \
+    "$work/eval-$start.json")")
+done
+/usr/bin/python3 scripts/label-delay-ceiling.py "$input" \
+  --scores "${scores[@]}" --threshold "${thresholds[@]}" |
+  sed "s|$work/scores-\([0-9-]*\)\.csv|\1|"

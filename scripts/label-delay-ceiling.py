@@ -8,16 +8,16 @@ in the given periods, how many there are and the share that comes at least DELAY
 first fraud of its terminal's episode (a new episode starts after a gap of more than 28 days).
 
   scripts/label-delay-ceiling.py FILE.csv[.gz] FROM..TO [FROM..TO ...] [--delay-days 7]
-  scripts/label-delay-ceiling.py FILE.csv[.gz] --scores SCORES.csv --threshold T
+  scripts/label-delay-ceiling.py FILE.csv[.gz] --scores SCORES.csv [...] --threshold T [...]
 
 FILE is the handbook's CSV (TX_DATETIME, TERMINAL_ID, TX_FRAUD_SCENARIO) or FraudGuard's
 (timestamp_ms, merchant_id, scenario); days are YYYY-MM-DD, UTC, both ends included.
 
-With --scores (what `fraudguard eval --scores` wrote for one evaluation period), the frauds are
+With --scores (what `fraudguard eval --scores` wrote, one file per evaluation), the frauds are
 those eval counted (the test-set rule's exclusions left out), and the ceiling is on total
 detection: every fraud caught but the scenario-2 ones whose terminal episode is younger than the
-delay. T is eval's `fpr_2_threshold` (--json): the model's detection of each group above it is
-printed beside the ceiling.
+delay. Each T is that evaluation's `fpr_2_threshold` (eval --json): the model's detection of
+each group above it is printed beside the ceiling, a table row per file.
 """
 import argparse
 import csv
@@ -59,14 +59,13 @@ def scenario2_frauds(path):
             yield t, terminal, t - start
 
 
-def ceiling_of_evaluated(args):
-    """The ceiling on total detection over the frauds eval counted, and the model's detection
-    of the frauds the delay hides and of the rest."""
-    episode_age = {(round(t), terminal): age for t, terminal, age in scenario2_frauds(args.file)}
+def count_evaluated(scores_path, threshold, episode_age, delay_s, data_path):
+    """[[hidden frauds, of them detected], [other frauds, of them detected]] over the frauds one
+    `eval --scores` file counted."""
     # Risk scores carry two decimals; eval's threshold is one of them, read back as a float.
-    threshold = round(args.threshold, 2)
-    groups = {"hidden": [0, 0], "visible": [0, 0]}
-    with open(args.scores, newline="") as f:
+    threshold = round(threshold, 2)
+    groups = [[0, 0], [0, 0]]
+    with open(scores_path, newline="") as f:
         for row in csv.DictReader(f):
             if row["is_fraud"] != "1" or row["excluded_known_compromised"] == "1":
                 continue
@@ -74,24 +73,35 @@ def ceiling_of_evaluated(args):
             if row["scenario"] == "2":
                 age = episode_age.get((round(int(row["timestamp_ms"]) / 1000), row["merchant_id"]))
                 if age is None:
-                    sys.exit(f"{args.scores}: transaction {row['transaction_id']} is not a "
-                             f"scenario-2 fraud of {args.file}: are they the same data?")
-                hidden = age < args.delay_days * DAY_S
-            group = groups["hidden" if hidden else "visible"]
+                    sys.exit(f"{scores_path}: transaction {row['transaction_id']} is not a "
+                             f"scenario-2 fraud of {data_path}: are they the same data?")
+                hidden = age < delay_s
+            group = groups[0 if hidden else 1]
             group[0] += 1
             group[1] += float(row["risk_score"]) > threshold
-    total = groups["hidden"][0] + groups["visible"][0]
-    if total == 0:
-        sys.exit(f"{args.scores}: no evaluated fraud")
-    caught = groups["hidden"][1] + groups["visible"][1]
-    print(f"evaluated frauds: {total:,}; detected above {threshold:g}: {caught:,} "
-          f"({caught / total:.3f})")
-    for name, (count, detected) in groups.items():
-        what = ("scenario 2, terminal episode younger than the delay" if name == "hidden"
-                else "all the others")
-        print(f"{what}: {count:,} ({count / total:.3f}), detected {detected:,}"
-              + (f" ({detected / count:.3f})" if count else ""))
-    print(f"ceiling on detection: {groups['visible'][0] / total:.3f}")
+    if groups[0][0] + groups[1][0] == 0:
+        sys.exit(f"{scores_path}: no evaluated fraud")
+    return groups
+
+
+def ceiling_of_evaluated(args):
+    """A table: per `eval --scores` file, the ceiling on total detection over the frauds eval
+    counted, and the model's detection of the frauds the delay hides and of the rest."""
+    if len(args.threshold) != len(args.scores):
+        sys.exit("give one --threshold per --scores file, in the same order")
+    episode_age = {(round(t), terminal): age for t, terminal, age in scenario2_frauds(args.file)}
+    print("| evaluation | evaluated frauds | hidden by the delay | ceiling on detection | "
+          "detected above the threshold | detected of the hidden | detected of the others |")
+    print("|---|---|---|---|---|---|---|")
+    for path, threshold in zip(args.scores, args.threshold):
+        (hidden, hidden_caught), (others, others_caught) = count_evaluated(
+            path, threshold, episode_age, args.delay_days * DAY_S, args.file)
+        total = hidden + others
+        share = (lambda part, whole: f"{part / whole:.3f}" if whole else "-")
+        print(f"| {path} | {total:,} | {hidden:,} | {share(others, total)} | "
+              f"{share(hidden_caught + others_caught, total)} | "
+              f"{hidden_caught:,} ({share(hidden_caught, hidden)}) | "
+              f"{others_caught:,} of {others:,} ({share(others_caught, others)}) |")
 
 
 def main():
@@ -99,8 +109,9 @@ def main():
     parser.add_argument("file")
     parser.add_argument("periods", nargs="*", help="FROM..TO, days included")
     parser.add_argument("--delay-days", type=float, default=7)
-    parser.add_argument("--scores", help="fraudguard eval --scores output for one period")
-    parser.add_argument("--threshold", type=float, help="eval's fpr_2_threshold, with --scores")
+    parser.add_argument("--scores", nargs="+", help="fraudguard eval --scores files")
+    parser.add_argument("--threshold", nargs="+", type=float,
+                        help="each file's eval fpr_2_threshold, with --scores")
     args = parser.parse_args()
     if args.scores:
         if args.periods or args.threshold is None:
