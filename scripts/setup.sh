@@ -9,7 +9,7 @@ packages=(
   libxgboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
   curl wrk nginx-light prometheus prometheus-alertmanager
-  chromium nodejs
+  chromium nodejs python3
 )
 
 missing=()

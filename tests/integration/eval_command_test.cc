@@ -66,11 +66,14 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-// Runs the binary with stdout and stderr captured in files of `dir`.
-Outcome RunCapturingOutput(const std::string& dir, const std::vector<std::string>& args) {
+// Runs `program` (the fraudguard binary unless named) with stdout and stderr captured in files
+// of `dir`.
+Outcome RunCapturingOutput(const std::string& dir,
+                           const std::vector<std::string>& args,
+                           const std::string& program = FRAUDGUARD_BINARY) {
   const std::string out_path = dir + "/stdout";
   const std::string err_path = dir + "/stderr";
-  std::vector<std::string> full = {FRAUDGUARD_BINARY};
+  std::vector<std::string> full = {program};
   full.insert(full.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& arg : full) {
@@ -587,6 +590,27 @@ TEST_F(EvalCommandTest, ScoresFileAgreesWithTheReport) {
   EXPECT_EQ(frauds, count("/transactions/frauds"));
   ASSERT_GT(frauds, 0U);
   EXPECT_NEAR(static_cast<double>(detected) / static_cast<double>(frauds), detection, 1e-9);
+
+  // The script that splits the frauds into those the label delay hides and the rest reads the
+  // same file: its counts add up to the report's.
+  const Outcome ceiling =
+      RunCapturingOutput(dir_->path(),
+                         {RepoPath("scripts/label-delay-ceiling.py"), csv_, "--scores", scores,
+                          "--threshold", std::to_string(threshold)},
+                         "/usr/bin/python3");
+  ASSERT_EQ(ceiling.exit_code, 0) << ceiling.err;
+  // The table's one row: | file | frauds | hidden | ceiling | detected | ... |
+  const size_t row = ceiling.out.find("| " + scores + " |");
+  ASSERT_NE(row, std::string::npos) << ceiling.out;
+  std::vector<std::string> cells;
+  std::stringstream split(ceiling.out.substr(row + 1, ceiling.out.find('\n', row) - row - 1));
+  for (std::string cell; std::getline(split, cell, '|');) {
+    cells.push_back(cell);
+  }
+  ASSERT_GE(cells.size(), 5U) << ceiling.out;
+  EXPECT_EQ(std::stoull(cells[1]), frauds) << ceiling.out;
+  EXPECT_LE(std::stoull(cells[2]), frauds) << ceiling.out;
+  EXPECT_NEAR(std::stod(cells[4]), detection, 0.0005) << ceiling.out;
 
   const Outcome unwritable = Eval({"--input", csv_, "--model", RepoPath("models/default.json"),
                                    "--scores", Path("no-such-dir/scores.csv")});
