@@ -25,6 +25,7 @@
 #include "features/feature_store.h"
 #include "scoring/rules.h"
 #include "scoring/scorer.h"
+#include "sim/csv.h"
 #include "sim/progress_bar.h"
 #include "sim/simulator.h"
 
@@ -268,22 +269,6 @@ void PrintTable(const EvalCommandOptions& options, const EvalReport& report) {
   }
 }
 
-// A CSV field: quoted when it holds a comma, a quote or a line break.
-void AppendCsvField(std::string& out, std::string_view field) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out += field;
-    return;
-  }
-  out += '"';
-  for (const char c : field) {
-    if (c == '"') {
-      out += '"';
-    }
-    out += c;
-  }
-  out += '"';
-}
-
 Status WriteScores(const EvalCommandOptions& options,
                    const EvaluatedRows& rows,
                    const std::vector<bool>& excluded) {
@@ -294,11 +279,11 @@ Status WriteScores(const EvalCommandOptions& options,
   char number[32];
   for (size_t i = 0; i < rows.scores.size(); ++i) {
     const auto& identity = rows.identities[i];
-    AppendCsvField(csv, identity.transaction_id);
+    AppendCsvText(csv, identity.transaction_id);
     csv += ',' + std::to_string(identity.timestamp_ms) + ',';
-    AppendCsvField(csv, identity.card);
+    AppendCsvText(csv, identity.card);
     csv += ',';
-    AppendCsvField(csv, identity.merchant_id);
+    AppendCsvText(csv, identity.merchant_id);
     std::snprintf(number, sizeof(number), ",%.2f,", static_cast<double>(rows.scores[i]));
     csv += number;
     csv += kLevelNames[std::min<size_t>(rows.levels[i], 2)];

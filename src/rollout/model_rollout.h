@@ -80,9 +80,8 @@ public:
   static CanaryConfig ServiceJudgeConfig(const CanaryConfig& phases);
 
 private:
-  // One interval's figures of one model: its decisions on every transaction (both models
-  // decide each one while a candidate is held) and the inference times of the transactions it
-  // is judged on for latency (all in shadow mode, the ones it served in canary mode).
+  // One interval's figures of one model: its decisions and inference times on every transaction
+  // (both models decide each one while a candidate is held), and how many it answered.
   struct Accumulator {
     std::vector<double> inference_ms;  // bounded by kMaxIntervalValues
     // Requests this model answered (in shadow mode the candidate's would-be answers count).

@@ -67,29 +67,6 @@ constexpr std::array<std::string_view, kHandbookColumnCount> kHandbookNames = {
 constexpr std::array<HandbookColumn, 6> kHandbookRequired = {
     kHbTransactionId, kHbDatetime, kHbCustomerId, kHbTerminalId, kHbAmount, kHbFraud};
 
-void AppendText(std::string& out, std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out.append(text);
-    return;
-  }
-  const bool quote = text.find_first_of(",\"") != std::string_view::npos;
-  if (quote) {
-    out.push_back('"');
-  }
-  for (char c : text) {
-    if (c == '"') {
-      out.append("\"\"");
-    } else if (c == '\r' || c == '\n') {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  if (quote) {
-    out.push_back('"');
-  }
-}
-
 template <typename T>
 void AppendNumber(std::string& out, T value) {
   char buffer[32];
@@ -224,9 +201,32 @@ void WriteCsvHeader(std::string& out) {
   out.push_back('\n');
 }
 
+void AppendCsvText(std::string& out, std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(text);
+    return;
+  }
+  const bool quote = text.find_first_of(",\"") != std::string_view::npos;
+  if (quote) {
+    out.push_back('"');
+  }
+  for (char c : text) {
+    if (c == '"') {
+      out.append("\"\"");
+    } else if (c == '\r' || c == '\n') {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  if (quote) {
+    out.push_back('"');
+  }
+}
+
 void AppendCsvRow(std::string& out, const LabelledTransaction& row) {
   const Transaction& txn = row.txn;
-  AppendText(out, txn.transaction_id);
+  AppendCsvText(out, txn.transaction_id);
   out.push_back(',');
   AppendNumber(out, txn.timestamp_ms);
   out.push_back(',');
@@ -235,7 +235,7 @@ void AppendCsvRow(std::string& out, const LabelledTransaction& row) {
        {&txn.currency, &txn.card_id, &txn.customer_id, &txn.merchant_id, &txn.merchant_category,
         &txn.country, &txn.device_id, &txn.ip, &txn.channel}) {
     out.push_back(',');
-    AppendText(out, *text);
+    AppendCsvText(out, *text);
   }
   out.push_back(',');
   if (!std::isnan(txn.user_age_days)) {

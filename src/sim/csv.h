@@ -22,8 +22,10 @@ namespace fraudguard {
 
 // Appends FraudGuard's header line, newline included.
 void WriteCsvHeader(std::string& out);
-// Appends one row, newline included. Text containing a comma or a quote is quoted; line breaks
-// inside a field become spaces, so that every row is one line.
+// Appends one text field: quoted when it holds a comma or a quote; line breaks become spaces, so
+// that every row is one line.
+void AppendCsvText(std::string& out, std::string_view text);
+// Appends one row, newline included, its text fields written by AppendCsvText.
 void AppendCsvRow(std::string& out, const LabelledTransaction& row);
 
 enum class CsvSchema { kAuto, kFraudGuard, kHandbook };

@@ -191,6 +191,13 @@ std::string JoinCsv(const std::vector<std::string>& cells) {
   return line;
 }
 
+// The whole number at a JSON pointer of eval's report (0, and a failure, when it is not one).
+uint64_t CountAt(simdjson::dom::element root, const char* pointer) {
+  uint64_t value = 0;
+  EXPECT_EQ(root.at_pointer(pointer).get_uint64().get(value), simdjson::SUCCESS) << pointer;
+  return value;
+}
+
 class EvalCommandTest : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
@@ -236,11 +243,7 @@ TEST_F(EvalCommandTest, JsonReportHasEveryFieldInRangeAndThePlotIsWritten) {
     EXPECT_EQ(root.at_pointer(pointer).get_double().get(value), simdjson::SUCCESS) << pointer;
     return value;
   };
-  const auto count = [&](const char* pointer) {
-    uint64_t value = 0;
-    EXPECT_EQ(root.at_pointer(pointer).get_uint64().get(value), simdjson::SUCCESS) << pointer;
-    return value;
-  };
+  const auto count = [&](const char* pointer) { return CountAt(root, pointer); };
   std::string_view from;
   ASSERT_EQ(root.at_pointer("/period/from").get_string().get(from), simdjson::SUCCESS);
   EXPECT_EQ(from, "2024-01-08");
@@ -542,11 +545,7 @@ TEST_F(EvalCommandTest, ScoresFileAgreesWithTheReport) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   ASSERT_EQ(parser.parse(outcome.out).get(root), simdjson::SUCCESS) << outcome.out;
-  const auto count = [&](const char* pointer) {
-    uint64_t value = 0;
-    EXPECT_EQ(root.at_pointer(pointer).get_uint64().get(value), simdjson::SUCCESS) << pointer;
-    return value;
-  };
+  const auto count = [&](const char* pointer) { return CountAt(root, pointer); };
   double threshold = -1;
   double detection = -1;
   ASSERT_EQ(root.at_pointer("/fpr_2_threshold").get_double().get(threshold), simdjson::SUCCESS);
